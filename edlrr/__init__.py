@@ -1,0 +1,27 @@
+"""edlrr: differentiable, SVD-free low-rank regularizers.
+
+R(S) = sum_i h(sigma_i(S)) estimated with Gaussian probes, an iterative pseudo-inverse and a
+Newton-Schulz square root (Li, Xie, Liu, Dai, Jiang & Xia, "Efficient Differentiable
+Approximation of Generalized Low-rank Regularization", IJCAI 2025).
+
+Public API
+----------
+schatten, nuclear_norm, rank, lrr   stochastic estimators (Theorems 1-3, Propositions 3-4)
+penalty, available_penalties       the penalty functions h
+LowRankRegularizer                 nn.Module: weight * R(S) as a loss term
+exact                              the exact values through torch.linalg.svdvals
+theory                             Theorem 4 quantities (bias, variance, probability bound)
+linalg                             the building blocks (Propositions 1-2, released variants)
+"""
+from . import exact, linalg, theory
+from .estimators import PRESETS, Settings, lrr, nuclear_norm, rank, resolve_settings, schatten
+from .module import LowRankRegularizer
+from .penalties import Penalty, SeriesDivergenceWarning, available_penalties, penalty
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "schatten", "nuclear_norm", "rank", "lrr", "penalty", "available_penalties", "Penalty",
+    "SeriesDivergenceWarning", "LowRankRegularizer", "Settings", "PRESETS", "resolve_settings",
+    "exact", "theory", "linalg", "__version__",
+]

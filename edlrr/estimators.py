@@ -1,0 +1,370 @@
+"""Stochastic, SVD-free estimators of spectral sums (EDLRR, Li et al., IJCAI 2025).
+
+Every estimator is a Monte-Carlo average over N probe vectors g (columns of a probe block G)
+of a quadratic form  < P_S[g], q((S S^T)^{1/2}) g >,  where P_S is the projection onto the
+column space of S (Proposition 1) and (S S^T)^{1/2} comes from Newton-Schulz (Proposition 2):
+
+* :func:`schatten`      sum_i sigma_i^p             (Theorem 1, q(x) = x^p)
+* :func:`nuclear_norm`  sum_i sigma_i               (Proposition 4)
+* :func:`rank`          E ||P_S[g]||^2              (Proposition 3)
+* :func:`lrr`           sum_i h(sigma_i)            (Theorem 2: Taylor; Theorem 3: Laguerre)
+
+Design choices, all exposed as keyword arguments (see :class:`Settings`):
+
+``probes`` (N), ``pinv_iters`` (k1), ``sqrt_iters`` (k2), ``project`` (apply P_S or not),
+``probe_kind`` (``"gaussian"`` as the paper, or ``"rademacher"``), ``internals``
+(``"paper"``: Propositions 1-2; ``"released"``: the authors' code, see :mod:`edlrr.linalg`),
+``tikhonov`` (the release's regulariser), ``side`` (which Gram matrix to use), ``generator``.
+``preset="paper"`` / ``preset="released"`` select the two recipes in one word.
+
+Implementation notes (same mathematics as the paper, stated where we choose):
+
+* ``side="auto"`` works with S^T when m > n, so that the Gram matrix is min(m, n) square. The
+  nonzero spectrum is the same, so the expectation and, for Gaussian probes, the whole
+  distribution of the estimate are unchanged (rotation invariance).
+* With ``internals="paper"`` S is first divided by ||S||_F (differentiably) and the result
+  multiplied back by ||S||_F^p; Propositions 1-2 are scale invariant, so this changes nothing
+  in exact arithmetic and keeps float32 finite for entries from 1e-6 to 1e4.
+* (S S^T)^{p/2} is applied to the probe block, never formed: even powers as products by S and
+  S^T, the remaining dyadic fraction (p/2 mod 1 = j / 2^L) through a chain of Newton-Schulz
+  roots. In :func:`lrr` the series sum_p a_p (S S^T)^{p/2} is applied by Horner's rule in the
+  approximate root M (so M^p stands for (S S^T)^{p/2}, as in the release), and the Laguerre
+  series by the three-term recurrence of L_k (numerically stable; equal to Theorem 3's double
+  sum in exact arithmetic).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+import torch
+
+from . import linalg
+from ._validation import check_choice, check_matrix, check_positive_int
+from .penalties import Penalty, SeriesDivergenceWarning, penalty as _penalty
+from .probes import PROBE_KINDS, sample_probes
+
+__all__ = ["Settings", "PRESETS", "resolve_settings", "schatten", "nuclear_norm", "rank", "lrr",
+           "spectral_norm_estimate"]
+
+INTERNALS = ("paper", "released")
+SIDES = ("auto", "left", "right")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The estimator's design choices (the axes the benchmarks sweep).
+
+    Attributes
+    ----------
+    probes : int
+        Number of probe vectors N.
+    pinv_iters : int
+        k1, Ben-Israel-Cohen iterations for the pseudo-inverse (ignored by ``"released"``,
+        which applies one step after a Tikhonov inverse, as the release does).
+    sqrt_iters : int
+        k2, Newton-Schulz iterations (``"paper"``) or binomial-series terms (``"released"``).
+    project : bool
+        Apply the projection P_S. For p >= 1 it changes nothing in exact arithmetic.
+    internals : {"paper", "released"}
+    probe_kind : {"gaussian", "rademacher"}
+    tikhonov : float
+        Absolute regulariser of the release's ``torch.inverse(S^T S + a I)`` (a = 0.1).
+    side : {"auto", "left", "right"}
+        Gram matrix S S^T (``"left"``, the paper), S^T S (``"right"``) or the smaller one.
+    """
+
+    probes: int = 64
+    pinv_iters: int = 30
+    sqrt_iters: int = 30
+    project: bool = True
+    internals: str = "paper"
+    probe_kind: str = "gaussian"
+    tikhonov: float = 0.1
+    side: str = "auto"
+
+    def __post_init__(self):
+        check_positive_int(self.probes, "probes")
+        check_positive_int(self.pinv_iters, "pinv_iters", minimum=0)
+        check_positive_int(self.sqrt_iters, "sqrt_iters", minimum=0)
+        if not isinstance(self.project, bool):
+            raise TypeError(f"project must be a bool, got {self.project!r}")
+        check_choice(self.internals, "internals", INTERNALS)
+        check_choice(self.probe_kind, "probe_kind", PROBE_KINDS)
+        check_choice(self.side, "side", SIDES)
+        if not (isinstance(self.tikhonov, (int, float)) and self.tikhonov > 0):
+            raise ValueError(f"tikhonov must be a positive number, got {self.tikhonov!r}")
+
+
+PRESETS = {
+    # The paper's recipe: Propositions 1-2 with enough iterations to resolve singular values
+    # down to about 1e-4 sigma_1 on matrices of moderate rank, Gaussian probes.
+    "paper": Settings(),
+    # The authors' release (Demo-image.ipynb): 20,000 Gaussian probes, a 5,000-term binomial
+    # series for the square root scaled by an SVD, Tikhonov inverse a = 0.1 plus one step.
+    "released": Settings(probes=20000, pinv_iters=1, sqrt_iters=5000, internals="released",
+                         tikhonov=0.1, side="left"),
+}
+
+
+def resolve_settings(preset: str | None = None, **overrides) -> Settings:
+    """Settings of ``preset`` (default ``"paper"``, or ``"released"`` when
+    ``internals="released"`` is given) with the explicit keyword arguments applied on top."""
+    names = {f.name for f in fields(Settings)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise TypeError(f"unknown estimator option(s) {sorted(unknown)}; known: {sorted(names)}")
+    if preset is None:
+        preset = "released" if overrides.get("internals") == "released" else "paper"
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known presets: {sorted(PRESETS)}")
+    return replace(PRESETS[preset], **overrides)
+
+
+def _dyadic(x: float, max_level: int = 8) -> tuple[int, int]:
+    """Write x >= 0 as j / 2^L with the smallest L <= max_level; raise if impossible."""
+    for level in range(max_level + 1):
+        j = x * 2**level
+        if abs(j - round(j)) < 1e-12:
+            return int(round(j)), level
+    raise ValueError(
+        f"p/2 = {x} is not a dyadic fraction j/2^L with L <= {max_level}: repeated square roots "
+        "reach only such powers; use lrr(S, penalty('schatten', p=...), expansion='laguerre')"
+    )
+
+
+class _ProbeProblem:
+    """S, its normalisation, the probe block G and the operators the estimators apply to it."""
+
+    def __init__(self, S: torch.Tensor, settings: Settings, generator, check_finite: bool = True):
+        S = check_matrix(S, check_finite=check_finite)
+        self.settings = settings
+        m, n = S.shape[-2:]
+        transpose = settings.side == "right" or (settings.side == "auto" and m > n)
+        X = S.mT if transpose else S
+        if settings.internals == "paper":
+            self.scale = linalg.frobenius_norm(X)[..., 0, 0]  # (*,), differentiable
+            X = X / self.scale[..., None, None]
+        else:
+            self.scale = torch.ones(X.shape[:-2], dtype=X.dtype, device=X.device)
+        self.X = X
+        self.m = X.shape[-2]
+        self.G = sample_probes(X.shape[:-2], self.m, settings.probes, kind=settings.probe_kind,
+                               generator=generator, dtype=X.dtype, device=X.device)
+        self._PG = None
+        self._roots: list[torch.Tensor] = []
+        self._A = None
+
+    # -- operators -------------------------------------------------------------------------
+    @property
+    def gram(self) -> torch.Tensor:
+        if self._A is None:
+            self._A = self.X @ self.X.mT
+        return self._A
+
+    def apply_gram(self, V: torch.Tensor) -> torch.Tensor:
+        """(X X^T) V without forming X X^T."""
+        return self.X @ (self.X.mT @ V)
+
+    def root(self, level: int) -> torch.Tensor:
+        """(X X^T)^{1/2^level} (level >= 1), by the configured square-root routine."""
+        s = self.settings
+        while len(self._roots) < level:
+            base = self.gram if not self._roots else self._roots[-1]
+            if s.internals == "paper":
+                self._roots.append(linalg.sqrt_newton_schulz(base, s.sqrt_iters))
+            else:
+                self._roots.append(linalg.sqrt_binomial_series(base, s.sqrt_iters))
+        return self._roots[level - 1]
+
+    @property
+    def projected(self) -> torch.Tensor:
+        """P_S[G] (or G itself when ``project=False``)."""
+        if self._PG is None:
+            s = self.settings
+            if not s.project:
+                self._PG = self.G
+            elif s.internals == "paper":
+                self._PG = linalg.project(self.X, self.G, s.pinv_iters)
+            else:
+                pinv = linalg.pinv_tikhonov(self.X, s.tikhonov, iters=1)
+                self._PG = self.X @ (pinv @ self.G)
+        return self._PG
+
+    def apply_power(self, p: float, V: torch.Tensor) -> torch.Tensor:
+        """(X X^T)^{p/2} V."""
+        if self.settings.internals == "released":
+            if not float(p).is_integer():
+                raise ValueError(f"internals='released' supports integer p only (Q^p), got p={p}")
+            Q = self.root(1)
+            for _ in range(int(p)):
+                V = Q @ V
+            return V
+        j, level = _dyadic(p / 2)
+        whole, frac = divmod(j, 2**level)
+        for _ in range(whole):
+            V = self.apply_gram(V)
+        # frac / 2^level = sum of 1/2^l over the binary digits of frac
+        for lv in range(1, level + 1):
+            if (frac >> (level - lv)) & 1:
+                V = self.root(lv) @ V
+        return V
+
+    def mean_inner(self, U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        """(1/N) sum over probes of <u_i, v_i>, shape (*,)."""
+        return (U * V).sum(dim=(-2, -1)) / self.settings.probes
+
+
+def _problem(S, generator, preset, check_finite, overrides) -> _ProbeProblem:
+    return _ProbeProblem(S, resolve_settings(preset, **overrides), generator, check_finite)
+
+
+def schatten(S: torch.Tensor, p: float, *, preset: str | None = None, generator=None,
+             check_finite: bool = True, **options) -> torch.Tensor:
+    """Estimate sum_i sigma_i(S)^p (EDLRR Theorem 1, eq. 5), shape (*,), differentiable.
+
+    X = (1/N) sum_i < P_S[g_i], (S S^T)^{p/2} g_i >.  ``p`` is a non-negative integer or a
+    dyadic fraction reachable by repeated square roots (p/2 = j/2^L, e.g. 0.5, 1.5); p = 0
+    gives :func:`rank`.
+
+    Parameters
+    ----------
+    S : Tensor (*, m, n), float32 or float64
+    p : float
+    preset : {"paper", "released"}, optional
+        Starting recipe (see :data:`PRESETS`); keyword ``options`` override it.
+    generator : torch.Generator or int, optional
+        Source of the probes; an int seed gives the same estimate on every call.
+    **options
+        Fields of :class:`Settings`: ``probes``, ``pinv_iters``, ``sqrt_iters``, ``project``,
+        ``internals``, ``probe_kind``, ``tikhonov``, ``side``.
+
+    References
+    ----------
+    Li et al., IJCAI 2025, Theorem 1 and Algorithm 1.
+    """
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not math.isfinite(p) or p < 0:
+        raise ValueError(f"p must be a finite number >= 0, got {p!r}")
+    if p == 0:
+        return rank(S, preset=preset, generator=generator, check_finite=check_finite, **options)
+    prob = _problem(S, generator, preset, check_finite, options)
+    value = prob.mean_inner(prob.projected, prob.apply_power(p, prob.G))
+    return value * prob.scale ** p
+
+
+def nuclear_norm(S: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Estimate ||S||_* = sum_i sigma_i (EDLRR Proposition 4): :func:`schatten` with p = 1."""
+    return schatten(S, 1, **kwargs)
+
+
+def rank(S: torch.Tensor, *, preset: str | None = None, generator=None, check_finite: bool = True,
+         **options) -> torch.Tensor:
+    """Estimate rank(S) = E ||P_S[g]||^2 (EDLRR Proposition 3), shape (*,).
+
+    Differentiable, but the rank is piecewise constant: its gradient is not informative.
+    Singular values with sigma^2 / ||S||_F^2 below about 2^-k1 are not resolved by k1
+    pseudo-inverse iterations and count as less than one.
+    """
+    if options.get("project") is False:
+        raise ValueError("rank needs the projection: project=False would estimate the dimension")
+    prob = _problem(S, generator, preset, check_finite, options)
+    PG = prob.projected
+    return prob.mean_inner(PG, PG)
+
+
+def spectral_norm_estimate(X: torch.Tensor, start: torch.Tensor, iters: int = 30) -> torch.Tensor:
+    """Power-iteration estimate of sigma_1(X) (a lower bound), detached, shape (*,)."""
+    with torch.no_grad():
+        v = start
+        for _ in range(iters):
+            v = X @ (X.mT @ v)
+            v = v / v.norm(dim=-2, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
+        return (X.mT @ v).norm(dim=-2)[..., 0]
+
+
+DEFAULT_ORDER = {"taylor": 10, "laguerre": 30}
+LAGUERRE_SPAN = 8.0
+"""Default Laguerre scale maps the largest singular value to y = LAGUERRE_SPAN."""
+
+
+def lrr(S: torch.Tensor, penalty: str | Penalty, *, expansion: str = "taylor", order: int | None = None,
+        scale: float | None = None, series_rtol: float = 1e-2, on_series_error: str = "warn",
+        preset: str | None = None, generator=None, check_finite: bool = True, **options) -> torch.Tensor:
+    """Estimate R(S) = sum_i h(sigma_i(S)) with a truncated series (EDLRR Theorems 2 and 3).
+
+    ``expansion="taylor"``:   h(s y) ~= sum_{p<=order} a_p y^p,   a_p = h^(p)(0) s^p / p!
+    ``expansion="laguerre"``: h(s y) ~= sum_{k<=order} c_k L_k(y), c_k = int L_k e^{-y} h(s y)
+    and R(S) ~= (1/N) sum_i < P_S[g_i], q((S S^T)^{1/2} / s) g_i >.
+
+    Parameters
+    ----------
+    penalty : str or Penalty
+        See :func:`edlrr.penalty`.
+    expansion : {"taylor", "laguerre"}
+    order : int, optional
+        Truncation order (default 10 for Taylor, like the release, and 30 for Laguerre).
+    scale : float, optional
+        Argument scale s. By default s is a power-iteration estimate of sigma_1 (Taylor: the
+        series is the same, only better conditioned), and sigma_1 / 8 for Laguerre, so that the
+        expansion covers [0, sigma_1].
+    series_rtol, on_series_error : float, {"warn", "raise", "ignore"}
+        The truncated series is compared with h on [0, 1.05 sigma_1] (sigma_1 from power
+        iteration); if its error relative to max h exceeds ``series_rtol`` a
+        :class:`~edlrr.penalties.SeriesDivergenceWarning` is issued (or ``ValueError`` raised).
+        This is how a Taylor series evaluated beyond its radius of convergence is reported.
+    preset, generator, check_finite, **options
+        As in :func:`schatten`.
+    """
+    h = _penalty(penalty)
+    check_choice(expansion, "expansion", ("taylor", "laguerre"))
+    check_choice(on_series_error, "on_series_error", ("warn", "raise", "ignore"))
+    order = DEFAULT_ORDER[expansion] if order is None else check_positive_int(order, "order", minimum=0)
+    prob = _problem(S, generator, preset, check_finite, options)
+
+    sigma1 = float((spectral_norm_estimate(prob.X, prob.G[..., :1]) * prob.scale.detach()).max())
+    if scale is None:
+        s = sigma1 / (LAGUERRE_SPAN if expansion == "laguerre" else 1.0)
+        s = s if s > 0 else 1.0
+    else:
+        s = float(scale)
+        if not (math.isfinite(s) and s > 0):
+            raise ValueError(f"scale must be positive and finite, got {scale!r}")
+    coef = h.series_coefficients(expansion, order, s)
+    if on_series_error != "ignore" and sigma1 > 0:
+        grid = np.linspace(0.0, 1.05 * sigma1, 257)
+        err = h.series_error(grid, expansion, order, s)
+        if not err <= series_rtol:
+            where = (f"its Taylor series at 0 converges only for x < {h.radius:g}"
+                     if expansion == "taylor" and math.isfinite(h.radius) else "")
+            msg = (f"the {expansion} series of {h.name}{h.params} truncated at order {order} "
+                   f"has relative error {err:.3g} on [0, sigma_1 ~= {sigma1:.4g}] "
+                   f"(tolerance {series_rtol:g}){'; ' + where if where else ''}. "
+                   + ("Use expansion='laguerre', a higher order or another scale." if expansion == "taylor"
+                      else "Use a higher order, another scale, or a penalty parameter matched to "
+                           "the singular values (e.g. a larger gamma)."))
+            if on_series_error == "raise":
+                raise ValueError(msg)
+            warnings.warn(msg, SeriesDivergenceWarning, stacklevel=2)
+
+    # B = (S S^T)^{1/2} / s in the normalised variables: sigma(X) = sigma(S) / c.
+    factor = (prob.scale / s)[..., None, None]
+    M = prob.root(1)
+
+    def apply_B(V):
+        return factor * (M @ V)
+
+    G = prob.G
+    coef_t = [float(c) for c in coef]
+    if expansion == "taylor":
+        W = coef_t[-1] * G
+        for a in reversed(coef_t[:-1]):
+            W = apply_B(W) + a * G
+    else:
+        prev, cur = G, G - apply_B(G)  # L_0, L_1
+        W = coef_t[0] * prev + (coef_t[1] * cur if order >= 1 else 0)
+        for k in range(1, order):
+            prev, cur = cur, ((2 * k + 1) * cur - apply_B(cur) - k * prev) / (k + 1)
+            W = W + coef_t[k + 1] * cur
+    return prob.mean_inner(prob.projected, W)
