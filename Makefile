@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/python -m edlrr.demo
+	$(VENV)/bin/edlrr-bench run --preset quick
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

@@ -47,7 +47,7 @@ from .penalties import Penalty, SeriesDivergenceWarning, penalty as _penalty
 from .probes import PROBE_KINDS, sample_probes
 
 __all__ = ["Settings", "PRESETS", "resolve_settings", "schatten", "nuclear_norm", "rank", "lrr",
-           "spectral_norm_estimate"]
+           "schatten_samples", "spectral_norm_estimate"]
 
 INTERNALS = ("paper", "released")
 SIDES = ("auto", "left", "right")
@@ -216,6 +216,11 @@ class _ProbeProblem:
         """(1/N) sum over probes of <u_i, v_i>, shape (*,)."""
         return (U * V).sum(dim=(-2, -1)) / self.settings.probes
 
+    @staticmethod
+    def inner_samples(U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        """<u_i, v_i> for every probe i, shape (*, N): the Monte-Carlo samples."""
+        return (U * V).sum(dim=-2)
+
 
 def _problem(S, generator, preset, check_finite, overrides) -> _ProbeProblem:
     return _ProbeProblem(S, resolve_settings(preset, **overrides), generator, check_finite)
@@ -252,6 +257,21 @@ def schatten(S: torch.Tensor, p: float, *, preset: str | None = None, generator=
     prob = _problem(S, generator, preset, check_finite, options)
     value = prob.mean_inner(prob.projected, prob.apply_power(p, prob.G))
     return value * prob.scale ** p
+
+
+def schatten_samples(S: torch.Tensor, p: float, *, preset: str | None = None, generator=None,
+                     check_finite: bool = True, **options) -> torch.Tensor:
+    """The per-probe samples (*, N) whose mean is :func:`schatten` (p = 0: :func:`rank`).
+
+    The operators (projection, square roots) are computed once and applied to all N probes,
+    so ``samples.reshape(*, R, N // R).mean(-1)`` gives R estimates with N // R probes each,
+    distributed exactly as R separate calls: what a variance study needs.
+    """
+    prob = _problem(S, generator, preset, check_finite, options)
+    if p == 0:
+        PG = prob.projected
+        return prob.inner_samples(PG, PG)
+    return prob.inner_samples(prob.projected, prob.apply_power(p, prob.G)) * prob.scale[..., None] ** p
 
 
 def nuclear_norm(S: torch.Tensor, **kwargs) -> torch.Tensor:

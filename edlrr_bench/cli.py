@@ -1,0 +1,148 @@
+"""``edlrr-bench``: the suite's command-line program (also ``python -m edlrr_bench``).
+
+One subcommand per experiment, ``run`` for all of them, ``report`` to rebuild the report from
+stored cells. Results go to ``--out`` (default ``results/scratch``, git-ignored): per experiment
+a folder of cell records, a CSV and PNGs, plus ``REPORT.md`` and ``config.resolved.toml``.
+The exit code is the number of failed cells (capped at 100); 0 means every cell succeeded.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib
+import sys
+import time
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import tomli_w
+
+from .report import write_report
+from .sweep import CellStore, atomic_write_text, run_sweep
+from .table import load_table, write_table
+
+EXPERIMENTS = ["theory"]
+"""Experiments in the order ``run`` executes them."""
+
+DEFAULT_OUT = Path("results") / "scratch"
+
+
+def load_preset(name: str) -> dict:
+    text = resources.files("edlrr_bench").joinpath("configs", f"{name}.toml").read_text()
+    return tomllib.loads(text)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def resolve_config(preset: str, config_file: Path | None, args: argparse.Namespace) -> dict:
+    cfg = load_preset(preset)
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise SystemExit(f"edlrr-bench: config file not found: {path}")
+        try:
+            cfg = _merge(cfg, tomllib.loads(path.read_text()))
+        except tomllib.TOMLDecodeError as exc:
+            raise SystemExit(f"edlrr-bench: cannot parse {path}: {exc}") from None
+    unknown = set(cfg) - set(EXPERIMENTS) - {"run"}
+    if unknown:
+        raise SystemExit(f"edlrr-bench: unknown section(s) {sorted(unknown)} in the config; "
+                         f"known: {EXPERIMENTS}")
+    cfg["run"] = {"preset": preset, "threads": args.threads, "device": args.device,
+                  "workers": args.workers, "scheduler": args.scheduler or ""}
+    return cfg
+
+
+def _client(args):
+    if args.scheduler:
+        from dask.distributed import Client
+
+        return Client(args.scheduler)
+    if args.workers and args.workers > 1:
+        from dask.distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        return Client(cluster)
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--preset", choices=["quick", "full"], default="quick",
+                        help="size of the sweep: quick (default, a few minutes) or full (the papers' sizes, ~2 h)")
+    common.add_argument("--config", type=Path, default=None,
+                        help="TOML file whose keys override the preset (same layout as edlrr_bench/configs/*.toml)")
+    common.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"output folder (default {DEFAULT_OUT}, git-ignored)")
+    common.add_argument("--workers", type=int, default=1,
+                        help="run cells on a Dask LocalCluster with this many worker processes (default 1: in-process)")
+    common.add_argument("--scheduler", default=None,
+                        help="address of a running Dask scheduler (e.g. tcp://host:8786) to run the cells on")
+    common.add_argument("--threads", type=int, default=1,
+                        help="torch threads per cell (default 1; recorded in every row)")
+    common.add_argument("--device", default="cpu", help="torch device for the cells, e.g. cpu or cuda (default cpu)")
+    common.add_argument("--retry-failed", action="store_true", help="re-run cells stored as failed")
+    common.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    parser = argparse.ArgumentParser(prog="edlrr-bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", parents=[common], help="run every experiment, then write the report")
+    for name in EXPERIMENTS:
+        mod = importlib.import_module(f"edlrr_bench.experiments.{name}")
+        sub.add_parser(name, parents=[common], help=(mod.__doc__ or name).strip().splitlines()[0])
+    sub.add_parser("report", parents=[common], help="rebuild REPORT.md, CSVs and plots from stored cells")
+    return parser
+
+
+def run_experiment(name: str, cfg: dict, args, client) -> object:
+    mod = importlib.import_module(f"edlrr_bench.experiments.{name}")
+    cells = mod.cells(cfg[name])
+    summary = run_sweep(cells, CellStore(args.out, name), threads=args.threads, device=args.device,
+                        client=client, retry_failed=args.retry_failed, progress=not args.no_progress,
+                        experiment=name)
+    write_table(load_table(args.out, name), args.out / f"{name}.csv")
+    return summary
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.workers < 1 or args.threads < 1:
+        raise SystemExit("edlrr-bench: --workers and --threads must be >= 1")
+    cfg = resolve_config(args.preset, args.config, args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "config.resolved.toml", tomli_w.dumps(cfg))
+    names = EXPERIMENTS if args.command in ("run", "report") else [args.command]
+    summaries = []
+    t0 = time.perf_counter()
+    if args.command != "report":
+        client = _client(args)
+        try:
+            for name in names:
+                summaries.append(run_experiment(name, cfg, args, client))
+        finally:
+            if client is not None:
+                client.close()
+    else:
+        for name in names:
+            write_table(load_table(args.out, name), args.out / f"{name}.csv")
+    report = write_report(args.out, cfg, [n for n in EXPERIMENTS if (args.out / f"{n}.csv").exists()])
+    failed = sum(s.failed for s in summaries)
+    print(f"\nedlrr-bench {args.command} (preset {args.preset}) in {time.perf_counter() - t0:.1f} s -> {args.out}")
+    for s in summaries:
+        print("  " + s.line())
+        for cell, err in s.failures[:5]:
+            print(f"    failed {cell.method} {cell.params}: {err}")
+    print(f"  report: {report}")
+    if failed:
+        print(f"  {failed} cell(s) failed (recorded with their errors; rerun with --retry-failed)")
+    return min(failed, 100)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Provenance of a result row: versions, system, threads, device, git commit of the project."""
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The project's git commit (with ``-dirty`` when the work tree has changes), or
+    ``unknown`` outside a checkout."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return os.environ.get("EDLRR_GIT_COMMIT", "unknown")
+
+
+def _version(module: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return "absent"
+
+
+def provenance(device: str = "cpu") -> dict:
+    import edlrr
+
+    dev = device
+    if device.startswith("cuda") and torch.cuda.is_available():
+        dev = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return {
+        "edlrr_version": edlrr.__version__,
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "numpy_version": _version("numpy"),
+        "scipy_version": _version("scipy"),
+        "python_version": sys.version.split()[0],
+        "threads": torch.get_num_threads(),
+        "device": dev,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+    }

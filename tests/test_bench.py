@@ -1,0 +1,148 @@
+"""edlrr-bench: sweeps end to end on tiny configs, resume, failures, Dask, CSV schema."""
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from edlrr_bench import cli
+from edlrr_bench.experiments import theory as theory_exp
+from edlrr_bench.sweep import Cell, CellStore, atomic_write_text, execute_cell
+from edlrr_bench.table import BASE_COLUMNS, PROVENANCE_COLUMNS, RUN_COLUMNS
+
+TINY_THEORY = """
+[theory]
+m = 12
+n = 8
+powers = [0, 1]
+probes = [4, 16]
+iters = [2, 30]
+base_probes = 8
+base_iters = 30
+reps = 10
+released_terms = 50
+spectra = [{ spectrum = "geometric", ratio = 0.7 }]
+"""
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_THEORY)
+    return path
+
+
+def run(out, config, *extra):
+    return cli.main(["theory", "--out", str(out), "--config", str(config), "--no-progress", *extra])
+
+
+def test_theory_end_to_end_writes_csv_plots_report(tmp_path, tiny_config):
+    out = tmp_path / "out"
+    assert run(out, tiny_config) == 0
+    df = pd.read_csv(out / "theory.csv")
+    n_cells = len(theory_exp.cells(cli.resolve_config("quick", tiny_config, cli.build_parser().parse_args(
+        ["theory"]))["theory"]))
+    assert len(df) == n_cells and (df.status == "ok").all()
+    # pinned schema: base, dataset, param, metric, run and provenance columns
+    for col in BASE_COLUMNS + RUN_COLUMNS + PROVENANCE_COLUMNS + [
+            "dataset_name", "dataset_m", "dataset_spectrum", "param_p", "param_probes", "param_pinv_iters",
+            "param_sqrt_iters", "truth", "mean", "variance", "rel_bias", "var_times_n", "theory_var_times_n",
+            "theory_mean", "prob_eps0p05", "bound_paper_eps0p05", "bound_cheb_eps0p05"]:
+        assert col in df.columns, col
+    assert df.threads.iloc[0] == 1 and df.git_commit.notna().all()
+    report = (out / "REPORT.md").read_text()
+    assert "## theory" in report and "## Verdicts" in report and "## Environment" in report
+    for png in ("theory_variance", "theory_bias_k1", "theory_probability"):
+        assert (out / "figures" / f"{png}.png").stat().st_size > 1000
+    assert "[theory]" in (out / "config.resolved.toml").read_text()
+
+
+def test_resume_reruns_no_finished_cell(tmp_path, tiny_config, monkeypatch):
+    out = tmp_path / "out"
+    assert run(out, tiny_config) == 0
+    files = {p: p.stat().st_mtime_ns for p in (out / "theory" / "cells").glob("*.json")}
+    # delete two records as if the sweep had been interrupted before them
+    victims = sorted(files)[:2]
+    for v in victims:
+        v.unlink()
+    calls = []
+    real = theory_exp.run_cell
+    monkeypatch.setattr(theory_exp, "run_cell", lambda cell, device="cpu": calls.append(cell) or real(cell, device))
+    assert run(out, tiny_config) == 0
+    assert len(calls) == 2
+    for p, mtime in files.items():
+        if p not in victims:
+            assert p.stat().st_mtime_ns == mtime  # untouched
+
+
+def test_failing_cell_is_recorded_and_sweep_continues(tmp_path, tiny_config, monkeypatch):
+    real = theory_exp.run_cell
+
+    def flaky(cell, device="cpu"):
+        if cell.params["sweep"] == "k1" and cell.params["pinv_iters"] == 2:
+            raise RuntimeError("injected failure")
+        return real(cell, device)
+
+    monkeypatch.setattr(theory_exp, "run_cell", flaky)
+    out = tmp_path / "out"
+    code = run(out, tiny_config)
+    df = pd.read_csv(out / "theory.csv")
+    failed = df[df.status == "failed"]
+    assert code == len(failed) == 2  # p = 0 and p = 1
+    assert failed.error.str.contains("RuntimeError: injected failure").all()
+    assert (df.status == "ok").sum() == len(df) - 2
+    # a non-finite metric is a failure too
+    monkeypatch.setattr(theory_exp, "run_cell", lambda cell, device="cpu": {"x": float("nan")})
+    rec = execute_cell(Cell("theory", "edlrr", {"name": "spectrum"}, {"p": 1}).identity())
+    assert rec["status"] == "failed" and "non-finite" in rec["error"]
+
+
+def test_dask_gives_the_same_rows(tmp_path, tiny_config):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run(a, tiny_config) == 0
+    assert run(b, tiny_config, "--workers", "2") == 0
+    da = pd.read_csv(a / "theory.csv").set_index("key").sort_index()
+    db = pd.read_csv(b / "theory.csv").set_index("key").sort_index()
+    cols = ["mean", "variance", "rel_bias", "prob_eps0p05", "seed"]
+    pd.testing.assert_frame_equal(da[cols], db[cols])
+
+
+def test_cell_key_and_seed_depend_on_identity_only():
+    c1 = Cell("theory", "edlrr", {"name": "spectrum", "m": 4}, {"p": 1, "probes": 8})
+    c2 = Cell("theory", "edlrr", {"m": 4, "name": "spectrum"}, {"probes": 8, "p": 1})
+    c3 = Cell("theory", "edlrr", {"name": "spectrum", "m": 4}, {"p": 1, "probes": 8}, version=2)
+    assert c1.key == c2.key and c1.seed == c2.seed
+    assert c1.key != c3.key and c1.seed == c3.seed  # a new code version is a new result, same data
+    assert c1.seed != Cell("theory", "edlrr", {"name": "spectrum", "m": 4}, {"p": 1, "probes": 8}, rep=1).seed
+
+
+def test_atomic_write_and_torn_files(tmp_path):
+    p = tmp_path / "x" / "a.json"
+    atomic_write_text(p, json.dumps({"a": 1}))
+    assert json.loads(p.read_text()) == {"a": 1}
+    assert not list(p.parent.glob(".*.tmp"))
+    store = CellStore(tmp_path, "theory")
+    cell = Cell("theory", "edlrr", {}, {})
+    store.path(cell).parent.mkdir(parents=True)
+    store.path(cell).write_text("{not json")
+    assert store.get(cell) is None
+
+
+def test_cli_errors(tmp_path):
+    with pytest.raises(SystemExit, match="config file not found"):
+        cli.main(["theory", "--out", str(tmp_path), "--config", str(tmp_path / "nope.toml")])
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[nonsense]\nx = 1\n")
+    with pytest.raises(SystemExit, match="unknown section"):
+        cli.main(["theory", "--out", str(tmp_path), "--config", str(bad)])
+    with pytest.raises(SystemExit):
+        cli.main(["theory", "--preset", "huge"])
+
+
+def test_every_option_has_help(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["theory", "--help"])
+    text = capsys.readouterr().out
+    for opt in ("--preset", "--config", "--out", "--workers", "--scheduler", "--threads", "--device",
+                "--retry-failed", "--no-progress"):
+        assert opt in text
