@@ -69,7 +69,7 @@ def project(S: torch.Tensor, G: torch.Tensor, iters: int) -> torch.Tensor:
     return S @ (pinv_ben_israel(S, iters) @ G)
 
 
-def sqrt_newton_schulz(A: torch.Tensor, iters: int) -> torch.Tensor:
+def sqrt_newton_schulz(A: torch.Tensor, iters: int, rtol: float | None = None) -> torch.Tensor:
     """Square root of a symmetric PSD A (*, m, m) by the coupled Newton-Schulz iteration
     (EDLRR Proposition 2).
 
@@ -77,6 +77,8 @@ def sqrt_newton_schulz(A: torch.Tensor, iters: int) -> torch.Tensor:
     A^{1/2} ~= sqrt(||A||_F) Y_k. The Frobenius normalisation puts the spectrum in [0, 1], where
     the iteration converges for every PSD input (quadratically once an eigenvalue is resolved;
     an eigenvalue mu of Y_0 needs about log(1/mu) / log(2.25) iterations to be resolved).
+    With ``rtol``, the loop stops early once ||Y_{k+1} - Y_k||_F <= rtol ||Y_k||_F (checked on
+    the whole batch; one host synchronisation per iteration).
     """
     norm = frobenius_norm(A)
     Y = A / norm
@@ -84,7 +86,15 @@ def sqrt_newton_schulz(A: torch.Tensor, iters: int) -> torch.Tensor:
     Z = eye
     for _ in range(iters):
         T = 1.5 * eye - 0.5 * (Z @ Y)
-        Y, Z = Y @ T, T @ Z
+        Y_new, Z = Y @ T, T @ Z
+        if rtol is not None:
+            with torch.no_grad():
+                done = bool(((Y_new - Y).norm() <= rtol * Y.norm()).item())
+            Y = Y_new
+            if done:
+                break
+        else:
+            Y = Y_new
     return norm.sqrt() * Y
 
 

@@ -73,3 +73,19 @@ def test_safe_alpha_satisfies_proposition_1():
     S = torch.randn(30, 20, dtype=torch.float64)
     alpha = float(linalg.safe_alpha(S))
     assert 0 < alpha < 2 / float(torch.linalg.matrix_norm(S, 2)) ** 2
+
+
+def test_newton_schulz_early_exit_matches_full_run():
+    A = torch.diag(torch.tensor([4.0, 1.0, 0.25], dtype=torch.float64))
+    full = linalg.sqrt_newton_schulz(A, 40)
+    early = linalg.sqrt_newton_schulz(A, 40, rtol=1e-12)
+    torch.testing.assert_close(early, full, atol=1e-10, rtol=0)
+    torch.testing.assert_close(early, A.sqrt(), atol=1e-10, rtol=0)
+
+
+def test_schatten_samples_average_to_the_estimate():
+    S = torch.randn(12, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    for p in (0, 1, 3):
+        samples = edlrr.estimators.schatten_samples(S, p, probes=32, generator=5)
+        assert samples.shape == (32,)
+        torch.testing.assert_close(samples.mean(), edlrr.schatten(S, p, probes=32, generator=5))
