@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib
+import os
 import sys
 import time
 import tomllib
@@ -22,7 +23,7 @@ from .report import write_report
 from .sweep import CellStore, atomic_write_text, run_sweep
 from .table import load_table, write_table
 
-EXPERIMENTS = ["theory"]
+EXPERIMENTS = ["theory", "completion", "recovery", "ratings", "video", "denoise"]
 """Experiments in the order ``run`` executes them."""
 
 DEFAULT_OUT = Path("results") / "scratch"
@@ -54,6 +55,15 @@ def resolve_config(preset: str, config_file: Path | None, args: argparse.Namespa
     if unknown:
         raise SystemExit(f"edlrr-bench: unknown section(s) {sorted(unknown)} in the config; "
                          f"known: {EXPERIMENTS}")
+    if getattr(args, "images", None) is not None and "completion" in cfg:
+        if not Path(args.images).is_dir():
+            raise SystemExit(f"edlrr-bench: --images folder not found: {args.images}")
+        os.environ["EDLRR_IMAGES"] = str(Path(args.images).resolve())
+        cfg["completion"]["authors_images"] = True
+    if getattr(args, "ratings", None) is not None and "ratings" in cfg:
+        if not Path(args.ratings).is_file():
+            raise SystemExit(f"edlrr-bench: --ratings file not found: {args.ratings}")
+        cfg["ratings"]["ratings_file"] = str(Path(args.ratings).resolve())
     cfg["run"] = {"preset": preset, "threads": args.threads, "device": args.device,
                   "workers": args.workers, "scheduler": args.scheduler or ""}
     return cfg
@@ -88,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--threads", type=int, default=1,
                         help="torch threads per cell (default 1; recorded in every row)")
     common.add_argument("--device", default="cpu", help="torch device for the cells, e.g. cpu or cuda (default cpu)")
+    common.add_argument("--images", type=Path, default=None,
+                        help="folder in the EDLRR authors' layout (real/<k>.jpg, masks/block_<name>.bmp): "
+                             "run completion on it with their protocol instead of the embedded images")
+    common.add_argument("--ratings", type=Path, default=None,
+                        help="a MovieLens-format ratings file you have (u.data or user::item::rating::time): run "
+                             "the ratings experiment on it instead of synthetic ratings (never shipped)")
     common.add_argument("--retry-failed", action="store_true", help="re-run cells stored as failed")
     common.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     parser = argparse.ArgumentParser(prog="edlrr-bench", description=__doc__.splitlines()[0])

@@ -61,7 +61,8 @@ class Plotter:
         if df.empty:
             return ""
         fig, ax = plt.subplots(figsize=(max(5, 0.5 * df[x].nunique() * (df[hue].nunique() if hue else 1)), 3.5))
-        sns.barplot(df, x=x, y=y, hue=hue, ax=ax, errorbar="sd", palette="viridis")
+        sns.barplot(df, x=x, y=y, hue=hue if hue else x, ax=ax, errorbar="sd", palette="viridis",
+                    legend=bool(hue))
         if logy:
             ax.set_yscale("log")
         ax.set_ylabel(ylabel or y)

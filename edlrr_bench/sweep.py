@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
+import inspect
 import json
 import math
 import os
@@ -101,7 +102,8 @@ class CellStore:
     """Finished cells of one experiment as JSON files ``<root>/<experiment>/cells/<key>.json``."""
 
     def __init__(self, root: Path, experiment: str):
-        self.dir = Path(root) / experiment / "cells"
+        self.root = Path(root).resolve()
+        self.dir = self.root / experiment / "cells"
 
     def path(self, cell: Cell) -> Path:
         return self.dir / f"{cell.key}.json"
@@ -184,11 +186,13 @@ def _finite_metrics(metrics: dict) -> str | None:
     return None
 
 
-def execute_cell(cell_dict: dict, threads: int | None = None, device: str = "cpu") -> dict:
+def execute_cell(cell_dict: dict, threads: int | None = None, device: str = "cpu",
+                 artifacts_root: str | None = None) -> dict:
     """Run one cell and return its record; never raises for a failure of the cell itself.
 
     A cell whose ``run_cell`` raises, or returns a non-finite metric, is recorded with
-    ``status="failed"`` and its error.
+    ``status="failed"`` and its error. Experiments whose ``run_cell`` takes ``artifacts`` get
+    the folder ``<artifacts_root>/<experiment>/artifacts`` for small files (pictures).
     """
     cell = Cell.from_dict(cell_dict)
     if threads:
@@ -199,8 +203,11 @@ def execute_cell(cell_dict: dict, threads: int | None = None, device: str = "cpu
     t0 = time.perf_counter()
     mem = _PeakMemory(device)
     try:
+        kwargs = {}
+        if artifacts_root is not None and "artifacts" in inspect.signature(module.run_cell).parameters:
+            kwargs["artifacts"] = Path(artifacts_root) / cell.experiment / "artifacts"
         with mem:
-            metrics = module.run_cell(cell, device=device)
+            metrics = module.run_cell(cell, device=device, **kwargs)
         bad = _finite_metrics(metrics)
         if bad:
             status, error = "failed", f"non-finite result: {bad}"
@@ -269,12 +276,12 @@ def run_sweep(cells: Iterable[Cell], store: CellStore, *, threads: int | None = 
 
     if client is None:
         for cell in pending:
-            done(execute_cell(cell.identity(), threads, device))
+            done(execute_cell(cell.identity(), threads, device, str(store.root)))
     else:
         from dask.distributed import as_completed
 
         futures = client.map(execute_cell, [c.identity() for c in pending], threads=threads, device=device,
-                             pure=False)
+                             artifacts_root=str(store.root), pure=False)
         for fut in as_completed(futures):
             done(fut.result())
     bar.close()

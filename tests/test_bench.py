@@ -146,3 +146,92 @@ def test_every_option_has_help(capsys):
     for opt in ("--preset", "--config", "--out", "--workers", "--scheduler", "--threads", "--device",
                 "--retry-failed", "--no-progress"):
         assert opt in text
+
+
+TINY = {
+    "completion": """
+[completion]
+images = ["astronaut"]
+size = 24
+reps = 1
+masks = [{ mask = "drop", drop = 0.5 }, { mask = "text" }]
+methods = ["EDLRR nuclear", "EDLRR T-gamma", "SVD-autograd nuclear", "SVT"]
+[completion.overrides]
+edlrr = { steps = 20, step_size = 10, estimator_options = { probes = 8, pinv_iters = 5, sqrt_iters = 5 } }
+svd-autograd = { steps = 20, step_size = 10 }
+svt = { max_iter = 20 }
+""",
+    "recovery": """
+[recovery]
+reps = 1
+[recovery.synthetic]
+m = 30
+n = 30
+rank = 3
+sigma = 0.1
+unobserved = 0.3
+p = 0.5
+p_values = [0.5]
+sigmas = [0.05]
+unobserved_shares = [0.2]
+methods = ["IRNN", "SVT"]
+[recovery.images]
+names = ["chelsea"]
+size = 24
+p = 0.5
+dlrl_d = 8
+masks = [{ mask = "drop", drop = 0.4 }]
+methods = ["IRNN"]
+[recovery.overrides]
+irnn = { max_iter = 10 }
+svt = { max_iter = 20 }
+""",
+    "ratings": """
+[ratings]
+reps = 1
+methods = ["SVT", "SVD-autograd nuclear"]
+synthetic = [{ users = 40, items = 50, rank = 2, density = 0.3, noise = 0.1 }]
+[ratings.overrides]
+svt = { max_iter = 20 }
+svd-autograd = { steps = 20, step_size = 10 }
+""",
+    "video": """
+[video]
+reps = 1
+threshold = 0.1
+methods = ["RPCA-IALM", "EDLRR nuclear"]
+videos = [{ background = "coffee", height = 12, width = 16, frames = 8, objects = 1 }]
+[video.overrides]
+edlrr-rpca = { steps = 20, estimator_options = { probes = 8, pinv_iters = 5, sqrt_iters = 5 } }
+""",
+    "denoise": """
+[denoise]
+reps = 1
+sigma_train = 25
+sigmas_test = [15, 25]
+train_size = 48
+test_size = 48
+depth = 3
+features = 4
+steps = 4
+batch = 2
+patch = 16
+lr = 1e-3
+lam = 1e-4
+probes = 2
+""",
+}
+
+
+@pytest.mark.parametrize("experiment", sorted(TINY))
+def test_experiment_quick_end_to_end(tmp_path, experiment):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY[experiment])
+    out = tmp_path / "out"
+    code = cli.main([experiment, "--out", str(out), "--config", str(cfg), "--no-progress"])
+    df = pd.read_csv(out / f"{experiment}.csv")
+    assert code == 0, df[df.status != "ok"][["method", "error"]].to_string()
+    assert len(df) > 0 and (df.status == "ok").all()
+    report = (out / "REPORT.md").read_text()
+    assert f"## {experiment}" in report
+    assert list((out / "figures").glob("*.png")), "no figure written"
