@@ -66,6 +66,8 @@ def cells(cfg: dict) -> list[Cell]:
                 if label not in METHODS:
                     raise ValueError(f"unknown completion method {label!r}; known: {sorted(METHODS)}")
                 solver, params, _ = METHODS[label]
+                if solver == "edlrr" and "edlrr_masks" in cfg and mask_label(ds) not in cfg["edlrr_masks"]:
+                    continue  # the estimator is slow on a CPU: the preset may run it on fewer masks
                 params = {**params, **cfg.get("overrides", {}).get(solver, {})}
                 for rep in range(cfg["reps"]):
                     out.append(Cell(NAME, label, {**ds, "seed": rep}, {"solver": solver, **params}, rep=rep,
