@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
+from edlrr._validation import check_choice, check_positive_int as check_int  # noqa: F401 (re-exported)
 
 __all__ = [
     "RunRecord",
@@ -457,17 +458,3 @@ def check_positive(value, name: str, *, allow_zero: bool = False) -> float:
     return v
 
 
-def check_int(value, name: str, *, minimum: int = 1) -> int:
-    """Validate an integer hyper-parameter >= minimum."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def check_choice(value, name: str, choices) -> Any:
-    """Validate a value among ``choices``."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
-    return value
