@@ -89,3 +89,10 @@ def test_schatten_samples_average_to_the_estimate():
         samples = edlrr.estimators.schatten_samples(S, p, probes=32, generator=5)
         assert samples.shape == (32,)
         torch.testing.assert_close(samples.mean(), edlrr.schatten(S, p, probes=32, generator=5))
+
+
+def test_projector_recurrence_equals_proposition_1():
+    S = matrix_with_spectrum(9, 30, torch.tensor([2.0, 1.0, 0.1]))
+    for k in (0, 3, 12):
+        torch.testing.assert_close(linalg.projector_ben_israel(S, k), S @ linalg.pinv_ben_israel(S, k),
+                                   atol=1e-12, rtol=0)
