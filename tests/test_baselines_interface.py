@@ -23,7 +23,9 @@ QUICK = {
     "irnn": {"max_iter": 5, "lam": 1.0},
     "svd-autograd": {"steps": 5},
     "edlrr": {"steps": 3, "estimator_options": {"probes": 8, "sqrt_iters": 8, "pinv_iters": 8}},
-    "dlrl": {"blocks": 2, "d": 4, "max_epochs": 5},
+    # DLRL's first epochs shrink a prediction ~1e5 x too large; a run that stops there is flagged
+    # as garbage (diverged), so the quick run needs 100 epochs and eta_init = 0.5 (see dlrl.py)
+    "dlrl": {"blocks": 2, "d": 4, "max_epochs": 100, "eta_init": 0.5},
     "rpca-ialm": {"max_iter": 10},
     "edlrr-rpca": {"steps": 3, "estimator_options": {"probes": 8, "sqrt_iters": 8, "pinv_iters": 8}},
 }
@@ -318,7 +320,7 @@ def test_dlrl_default_path_calls_no_decomposition(monkeypatch):
 
     monkeypatch.setattr(torch.linalg, "matrix_norm", norm)
     A, mask = small(m=30, n=20)
-    res = get_solver("dlrl", blocks=3, d=6, max_epochs=10).complete(A, mask)
+    res = get_solver("dlrl", blocks=3, d=6, max_epochs=10, raise_on_divergence=False).complete(A, mask)
     assert torch.isfinite(res.X).all()
     with pytest.raises(AssertionError, match="decomposition|SVD"):
         get_solver("dlrl", blocks=3, d=6, max_epochs=2, spectral_norm="svd").complete(A, mask)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from edlrr_bench.baselines import get_solver, masked_mse, masked_rmse, relative_error
+from edlrr_bench.baselines import DivergenceError, get_solver, masked_mse, masked_rmse, relative_error
 from edlrr_bench.baselines.irnn import irnn_objective
 from edlrr.penalties import penalty
 
@@ -93,8 +93,8 @@ def test_edlrr_estimator_recovers_rank5():
 def test_dlrl_recovers_nonnegative_rank5():
     """DLRL's ReLU factors can only fit non-negative matrices, so the rank-5 matrix is U V^T
     with uniform factors. Test configuration (not the defaults): I = 2 blocks (p = 1/2),
-    d = 10, lr 0.02, 1000 epochs; the release's I = 5, d = 20, 300 epochs does not come close
-    on this problem (see the report)."""
+    d = 10, lr 0.02, 1000 epochs (~3 s). The paper defaults need ~2000-3000 epochs here, see
+    test_dlrl_paper_defaults_recover_nonnegative_rank5."""
     A, mask = low_rank(nonneg=True)
     res = get_solver("dlrl", blocks=2, d=10, lr=0.02, max_epochs=1000).complete(A, mask)
     err = relative_error(res.X, A)
@@ -192,20 +192,65 @@ def test_edlrr_rpca_separates_low_rank_and_sparse(regularizer, extra):
 # -------------------------------------------------------------------------------------------
 # DLRL
 # -------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_dlrl_paper_defaults_recover_nonnegative_rank5():
+    """Paper/release defaults (I = 5, p_i = 1, d = 20, Adam lr 0.01, eta_0 = 0.1, plateau
+    schedule) with the default budget of 3000 epochs (~25 s on one thread): the first ~250
+    epochs only shrink a prediction ~1e5 x too large (relative error 61 after the release demo's
+    300 epochs, 1.0e-2 after 2000, 6e-3 after 3000)."""
+    A, mask = low_rank(nonneg=True)
+    res = get_solver("dlrl").complete(A, mask)
+    err = relative_error(res.X, A)
+    assert err < 1e-2, (err, res.record.message)
+    assert not res.record.diverged
+
+
+def test_dlrl_flags_garbage_instead_of_returning_it():
+    """A run that ends while the prediction is still far too large (its loss fell from a first
+    value larger still, so the loss monitor alone sees nothing) or that collapsed to X = 0 is
+    reported as divergence by the final sanity check, not returned silently."""
+    A, mask = low_rank(m=40, n=30, r=3, nonneg=True)
+    with pytest.raises(DivergenceError, match="outside the data range"):
+        get_solver("dlrl", max_epochs=30).complete(A, mask)
+    rec = get_solver("dlrl", max_epochs=30, raise_on_divergence=False).complete(A, mask).record
+    assert rec.diverged and not rec.converged and rec.extra["max_abs_ratio"] > 10
+    # data 100 x larger: every ReLU unit dies, X = 0, and the plateau rule would call it converged
+    with pytest.raises(DivergenceError, match="no better than the zero matrix"):
+        get_solver("dlrl", max_epochs=300).complete(100 * A, mask)
+    # a non-positive matrix cannot be fitted by products of non-negative factors
+    rec = get_solver("dlrl", blocks=2, d=10, max_epochs=300,
+                     raise_on_divergence=False).complete(-A, mask).record
+    assert rec.diverged and "zero matrix" in rec.message
+
+
+def test_dlrl_normalize_makes_the_run_scale_invariant():
+    A, mask = low_rank(m=40, n=30, r=3, nonneg=True)
+    kw = {"blocks": 2, "d": 10, "max_epochs": 300, "normalize": True}
+    r1 = get_solver("dlrl", **kw).complete(A, mask)
+    r2 = get_solver("dlrl", **kw).complete(100 * A, mask)
+    assert relative_error(r2.X, 100 * r1.X) < 1e-8
+    assert r2.record.extra["rmse"][-1] == pytest.approx(100 * r1.record.extra["rmse"][-1], rel=1e-8)
+
+
 def test_dlrl_schatten_values_of_factors_decrease():
     """The paper's Fig. 10 / Theorem 1 claim: the Schatten-p values of the factors decrease
-    over training (here: sum_i ||X_hat_i||_{S_p}^p / p with p_i = 1, I = 2, d = 10)."""
+    over training (here: sum_i ||X_hat_i||_{S_p}^p / p with p_i = 1, I = 2, d = 10, 600 epochs,
+    relative error ~3e-2). The decrease is monotone while the network shrinks its oversized
+    initial prediction (first 150 epochs), not afterwards (see the DLRL docstring)."""
     A, mask = low_rank(m=40, n=30, r=3, nonneg=True)
-    rec = get_solver("dlrl", blocks=2, d=10, max_epochs=150, track_schatten=True).complete(A, mask).record
+    res = get_solver("dlrl", blocks=2, d=10, max_epochs=600, track_schatten=True).complete(A, mask)
+    rec = res.record
+    assert relative_error(res.X, A) < 0.05
     s = np.asarray(rec.extra["schatten"])
     assert len(s) == rec.iterations
-    assert s[-1] < 0.5 * s[0]
-    assert np.all(np.diff(s) <= 1e-9 * s[:-1])
+    assert s[-1] < 0.1 * s[0]
+    assert np.all(np.diff(s[:150]) <= 1e-9 * s[:149])
+    assert np.any(np.diff(s[150:]) > 1e-9 * s[150:-1])
 
 
 def test_dlrl_reports_true_rmse():
     A, mask = low_rank(m=40, n=30, r=3, nonneg=True)
-    res = get_solver("dlrl", blocks=2, d=10, max_epochs=100).complete(A, mask)
+    res = get_solver("dlrl", blocks=2, d=10, max_epochs=300).complete(A, mask)
     ex = res.record.extra
     M = torch.where(mask, A, torch.zeros(()))
     assert ex["train_rmse"] == pytest.approx(math.sqrt(ex["train_mse"]), rel=1e-12)
@@ -221,13 +266,15 @@ def test_dlrl_reports_true_rmse():
 
 def test_dlrl_svd_and_power_spectral_norms_agree():
     A, mask = low_rank(m=40, n=30, r=3, nonneg=True)
-    X1 = get_solver("dlrl", blocks=3, d=8, max_epochs=30).complete(A, mask).X
-    X2 = get_solver("dlrl", blocks=3, d=8, max_epochs=30, spectral_norm="svd").complete(A, mask).X
+    kw = {"blocks": 3, "d": 8, "max_epochs": 30, "raise_on_divergence": False}  # too short to fit
+    X1 = get_solver("dlrl", **kw).complete(A, mask).X
+    X2 = get_solver("dlrl", spectral_norm="svd", **kw).complete(A, mask).X
     assert relative_error(X1, X2) < 1e-6
 
 
 def test_dlrl_newton_schulz_matches_eigh():
     A, mask = low_rank(m=40, n=30, r=3, nonneg=True)
-    X1 = get_solver("dlrl", blocks=2, d=8, max_epochs=30).complete(A, mask).X
-    X2 = get_solver("dlrl", blocks=2, d=8, max_epochs=30, gram_power="eigh").complete(A, mask).X
+    kw = {"blocks": 2, "d": 8, "max_epochs": 30, "raise_on_divergence": False}  # too short to fit
+    X1 = get_solver("dlrl", **kw).complete(A, mask).X
+    X2 = get_solver("dlrl", gram_power="eigh", **kw).complete(A, mask).X
     assert relative_error(X1, X2) < 1e-6
