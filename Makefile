@@ -24,3 +24,10 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# asv smoke check (CI): every benchmark module imports and a small subset runs once
+.PHONY: bench-smoke
+bench-smoke: $(STAMP)
+	$(VENV)/bin/asv check --python=same
+	$(VENV)/bin/asv machine --yes --machine ci
+	$(VENV)/bin/asv run --python=same --quick --machine ci --bench 'EstimatorFunctionals|AccuracyFunctionals|Theorem4Theory|TikhonovPinv'

@@ -1,0 +1,1 @@
+"""asv benchmarks of edlrr (see README.md in this folder and ../asv.conf.json)."""

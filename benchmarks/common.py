@@ -1,0 +1,280 @@
+"""Shared pieces of the asv benchmarks: settings from the environment, seeded inputs, the
+estimator variants under test and the exact references.
+
+Nothing here runs torch code at import time: asv imports every benchmark module in its
+forkserver before forking one process per benchmark, and an OpenMP pool started before the
+fork would not survive it. Every benchmark calls :func:`configure` in its ``setup``.
+
+Environment variables (read at import, so they also decide the parameter grids)
+------------------------------------------------------------------------------------
+EDLRR_BENCH_THREADS  torch intra-op threads (``torch.set_num_threads``), default 1. One
+                     thread gives the steadiest numbers on a shared 2-core machine.
+EDLRR_BENCH_GRID     ``default`` (the thinned grid, about 20 minutes per commit on 2 cores) or
+                     ``full`` (adds 2048-sized estimator cases and the full cross product of
+                     size x probes x iterations, see README.md; hours).
+EDLRR_BENCH_DEVICE   ``cpu`` (default) or e.g. ``cuda``; timed GPU calls end with a sync.
+"""
+from __future__ import annotations
+
+import os
+import zlib
+
+import torch
+
+__all__ = [
+    "THREADS", "GRID", "FULL", "DEVICE", "configure", "sync", "seed_for", "parse_shape",
+    "make_matrix", "VARIANTS", "REFERENCES", "estimator", "check_budget",
+    "reference_value_and_grad", "timing_attrs",
+]
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+THREADS = _env_int("EDLRR_BENCH_THREADS", 1)
+GRID = os.environ.get("EDLRR_BENCH_GRID", "default").strip().lower() or "default"
+if GRID not in ("default", "full"):
+    raise ValueError(f"EDLRR_BENCH_GRID must be 'default' or 'full', got {GRID!r}")
+FULL = GRID == "full"
+DEVICE = os.environ.get("EDLRR_BENCH_DEVICE", "cpu").strip() or "cpu"
+
+# Timing settings shared by the time_ benchmarks: one call per sample (setup re-runs between
+# samples, so a sample never sees the previous call's state), at most 10 samples or about
+# 1 s of sampling per round after a 0.1 s warm-up, 2 rounds (1 with --quick).
+TIMING = dict(number=1, repeat=(1, 10, 1.0), warmup_time=0.1, timeout=180)
+
+
+def timing_attrs(cls):
+    """Class decorator: give a benchmark class the shared timing attributes (unless set)."""
+    for key, value in TIMING.items():
+        if key not in cls.__dict__:
+            setattr(cls, key, value)
+    return cls
+
+
+def configure() -> None:
+    """Fix the thread count; skip the case (NotImplementedError) if the device is missing."""
+    torch.set_num_threads(THREADS)
+    if DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        raise NotImplementedError(f"EDLRR_BENCH_DEVICE={DEVICE} but CUDA is not available")
+
+
+def sync() -> None:
+    """Wait for queued GPU work, so that a timed call measures the computation itself."""
+    if DEVICE.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def seed_for(*parts) -> int:
+    """A seed derived from the identity of a case (class name, parameters). crc32 rather than
+    ``hash``, which is salted per process and would differ between the two processes of
+    ``asv continuous``."""
+    return zlib.crc32("|".join(map(str, parts)).encode()) & 0x7FFFFFFF
+
+
+def parse_shape(shape: str) -> tuple[int, int]:
+    """``"1024x512"`` -> (1024, 512)."""
+    m, n = shape.lower().split("x")
+    return int(m), int(n)
+
+
+def make_matrix(shape: str, *, spectrum: str = "gaussian", seed: int = 0,
+                dtype=torch.float32, device: str | None = None, factors: bool = False):
+    """A seeded synthetic matrix.
+
+    ``spectrum="gaussian"``: i.i.d. N(0, 1) entries (Marchenko-Pastur singular values, the
+    smallest close to 0 for square shapes). ``spectrum="lowrank"``: U diag(s) V^T with
+    orthonormal U, V (QR of Gaussians) and rank r = max(1, min(m, n) // 10) singular values
+    spaced geometrically from 10 down to 1, the setting low-rank regularizers target.
+    Generated in float64 on the CPU from ``seed``, then cast and moved. With ``factors=True``
+    returns ``(S, (U, s, V))`` (float64, CPU; None for ``gaussian``).
+    """
+    m, n = parse_shape(shape)
+    g = torch.Generator().manual_seed(int(seed))
+    svd = None
+    if spectrum == "gaussian":
+        S = torch.randn(m, n, generator=g, dtype=torch.float64)
+    elif spectrum == "lowrank":
+        r = max(1, min(m, n) // 10)
+        U, _ = torch.linalg.qr(torch.randn(m, r, generator=g, dtype=torch.float64))
+        V, _ = torch.linalg.qr(torch.randn(n, r, generator=g, dtype=torch.float64))
+        s = torch.logspace(1, 0, r, dtype=torch.float64)
+        S = (U * s) @ V.mT
+        svd = (U, s, V)
+    else:
+        raise ValueError(f"unknown spectrum {spectrum!r}")
+    S = S.to(dtype=dtype, device=device or DEVICE)
+    return (S, svd) if factors else S
+
+
+# --------------------------------------------------------------------------------------------
+# The methods under test. A variant is a function (probes, k1, k2) -> keyword arguments of the
+# edlrr estimators; ``None`` marks a reference computed through torch.linalg.svdvals.
+# To benchmark a new variant of the core (e.g. a faster internals), add one line here: on
+# commits whose edlrr does not accept its options the cases are skipped, not failed.
+# --------------------------------------------------------------------------------------------
+
+REFERENCES = ("svdvals", "exact")
+
+VARIANTS = {
+    # plain torch.linalg.svdvals (forward: the singular values; backward: of their sum)
+    "svdvals": None,
+    # the exact reference of the package: edlrr.exact (svdvals-autograd with input checks)
+    "exact": None,
+    # paper internals: Ben-Israel-Cohen pseudo-inverse (k1), Newton-Schulz root (k2)
+    "paper": lambda N, k1, k2: dict(preset="paper", probes=N, pinv_iters=k1, sqrt_iters=k2),
+    # paper internals without the projection (it changes nothing for p >= 1 in exact arithmetic)
+    "paper_noproj": lambda N, k1, k2: dict(preset="paper", probes=N, pinv_iters=k1,
+                                           sqrt_iters=k2, project=False),
+    # the authors' released internals with the grid's N and k2 (= binomial-series terms); the
+    # release ignores k1 (one Ben-Israel-Cohen step after a Tikhonov inverse)
+    "released": lambda N, k1, k2: dict(preset="released", probes=N, sqrt_iters=k2),
+    # the release exactly as shipped: N = 20,000 probes, 5,000 series terms (only at 128x128)
+    "released_preset": lambda N, k1, k2: dict(preset="released"),
+}
+
+
+def _supported(options: dict) -> None:
+    """Raise NotImplementedError unless the installed edlrr accepts ``options``."""
+    import edlrr
+
+    opts = dict(options)
+    preset = opts.pop("preset", None)
+    resolve = getattr(edlrr, "resolve_settings", None)
+    if resolve is None:
+        raise NotImplementedError("this edlrr has no resolve_settings (presets/options)")
+    try:
+        resolve(preset, **opts)
+    except (TypeError, ValueError) as exc:
+        raise NotImplementedError(f"edlrr does not support {options}: {exc}") from None
+
+
+def estimator(method: str, functional: str = "nuclear", *, probes: int = 16, k1: int = 10,
+              k2: int = 10, seed: int = 0):
+    """Return f(S) -> value (shape ()) for ``method`` estimating ``functional``.
+
+    Raises NotImplementedError when the installed edlrr lacks the method or functional, so
+    that asv reports the case as skipped on older commits.
+    """
+    import edlrr
+
+    if method not in VARIANTS:
+        raise NotImplementedError(f"unknown method {method!r}")
+    make = VARIANTS[method]
+    if make is None:
+        return _reference_fn(method, functional)
+    options = make(probes, k1, k2)
+    _supported(options)
+    func = FUNCTIONALS.get(functional)
+    if func is None:
+        raise NotImplementedError(f"unknown functional {functional!r}")
+    name, args, kwargs = func
+    fn = getattr(edlrr, name, None)
+    if fn is None:
+        raise NotImplementedError(f"edlrr has no {name}")
+    if name == "lrr":
+        if not hasattr(edlrr, "penalty"):
+            raise NotImplementedError("edlrr has no penalty")
+        pen = edlrr.penalty(*args[:1], **args[1])
+        return lambda S: fn(S, pen, generator=seed, **kwargs, **options)
+    return lambda S: fn(S, *args, generator=seed, **kwargs, **options)
+
+
+# functional -> (edlrr function, positional args, extra keyword args)
+FUNCTIONALS = {
+    "nuclear": ("nuclear_norm", (), {}),
+    "schatten3": ("schatten", (3,), {}),
+    "rank": ("rank", (), {}),
+    # gamma = 500 as the authors use: within the Taylor radius for the benchmark matrices
+    "gamma_taylor": ("lrr", ("gamma_nuclear", dict(gamma=500.0)),
+                     dict(expansion="taylor", on_series_error="ignore")),
+    "laplace_laguerre": ("lrr", ("laplace", dict(gamma=10.0)),
+                         dict(expansion="laguerre", on_series_error="ignore")),
+}
+
+
+def _h(functional: str):
+    """The scalar function h of each functional, written out here (independent of edlrr)."""
+    return {
+        "nuclear": lambda s: s,
+        "schatten3": lambda s: s**3,
+        "gamma_taylor": lambda s: (1 + 500.0) * s / (500.0 + s),
+        "laplace_laguerre": lambda s: -torch.expm1(-s / 10.0),
+    }[functional]
+
+
+def _reference_fn(method: str, functional: str):
+    if functional == "rank":
+        raise NotImplementedError("the rank has no useful gradient; no svdvals reference timed")
+    if method == "exact":
+        import edlrr
+
+        exact = getattr(edlrr, "exact", None)
+        if exact is None:
+            raise NotImplementedError("edlrr has no exact module")
+        if functional == "nuclear":
+            return exact.nuclear_norm
+        if functional == "schatten3":
+            return lambda S: exact.schatten(S, 3)
+        pen = FUNCTIONALS[functional][1]
+        return lambda S: exact.lrr(S, pen[0], **pen[1])
+    h = _h(functional)
+    return lambda S: h(torch.linalg.svdvals(S)).sum(-1)
+
+
+def reference_value_and_grad(S: torch.Tensor, functional: str = "nuclear", svd=None):
+    """Exact value and gradient of sum_i h(sigma_i(S)) in float64, from an SVD by torch (not
+    through edlrr, so that the reference does not depend on the code measured):
+    value = sum h(sigma_i), gradient = U diag(h'(sigma_i)) V^T (what svdvals-autograd gives).
+
+    ``svd=(U, s, V)``: the exact factors of a matrix built low-rank (``make_matrix(...,
+    factors=True)``). Then the reference comes from them and ignores the ~1e-7 rounding noise
+    of the float32 input, whose singular directions would otherwise enter the nuclear-norm
+    gradient with weight 1 (the minimal-norm subgradient U_r V_r^T is the target). For the
+    rank: the numerical rank (tolerance sigma_1 max(m, n) eps of the input's dtype) or r, and
+    no gradient.
+    """
+    if svd is None:
+        U, s, Vh = torch.linalg.svd(S.detach().cpu().to(torch.float64), full_matrices=False)
+        V = Vh.mT
+    else:
+        U, s, V = svd
+    if functional == "rank":
+        if svd is not None:
+            return float(s.numel()), None
+        tol = s[0] * max(S.shape[-2:]) * torch.finfo(S.dtype).eps
+        return float((s > tol).sum()), None
+    s = s.clone().requires_grad_(True)
+    value = _h(functional)(s).sum()
+    (dh,) = torch.autograd.grad(value, s)
+    grad = (U * dh) @ V.mT
+    return float(value), grad
+
+
+# --------------------------------------------------------------------------------------------
+# Which cases run in the default grid (the rest raise NotImplementedError in setup, i.e. are
+# reported as skipped). Documented in README.md.
+# --------------------------------------------------------------------------------------------
+
+def check_budget(method: str, shape: str, probes: int = 16, k: int = 10) -> None:
+    """Skip cases too slow for the grid in use (a few seconds per call at most, 1 thread)."""
+    m, n = parse_shape(shape)
+    big = max(m, n)
+    if method == "released_preset":
+        # 5,000 dense 128x128 products per call (0.4 s forward, 2 s with backward);
+        # at 256 it is 10 s per call
+        if (m, n) != (128, 128):
+            raise NotImplementedError("released_preset runs only at 128x128 (5,000-term series)")
+        return
+    if method in REFERENCES:
+        return
+    if not FULL and big >= 2048:
+        raise NotImplementedError(
+            f"{method} at {shape} takes 5-20 s per call; set EDLRR_BENCH_GRID=full")
