@@ -4,6 +4,8 @@
                      DLRL epochs): the cost of one iteration, times 3
 ``track_psnr``       PSNR (dB) on the missing entries after a fixed budget (``BUDGET``)
 ``track_seconds``    wall time of that budgeted run (unit: seconds)
+``track_seconds_to_target``  wall time of the smallest budget in 5, 10, 20, 40, 80 iterations
+                     whose result reaches ``TARGET_PSNR`` dB (NaN if none does)
 
 EDLRR runs with N = 16 probes and k1 = k2 = 10 so that a budget stays within seconds; the
 problem is built in ``setup`` from a fixed seed, not with ``edlrr_bench.datasets`` (whose
@@ -21,6 +23,8 @@ from .common import configure
 
 SOLVERS = ["edlrr", "svd-autograd", "svt", "irnn", "dlrl"]
 BUDGET = {"edlrr": 20, "svd-autograd": 20, "svt": 20, "irnn": 20, "dlrl": 20}
+TARGET_PSNR = 30.0
+TARGET_BUDGETS = (5, 10, 20, 40, 80)
 
 
 def _problem(n: int = 300, rank: int = 20, seed: int = 0):
@@ -103,3 +107,33 @@ class SolverBudget:
         return cache[solver][1]
 
     track_seconds.unit = "seconds"
+
+
+class SolverTimeToTarget:
+    params = [SOLVERS]
+    param_names = ["solver"]
+    timeout = 300
+
+    def setup_cache(self):
+        configure()
+        X, M, mask = _problem()
+        out = {}
+        for name in SOLVERS:
+            out[name] = float("nan")
+            for budget in TARGET_BUDGETS:
+                try:
+                    s = _solver(name, budget)
+                except NotImplementedError:
+                    break
+                t0 = time.perf_counter()
+                res = s.complete(M, mask)
+                seconds = time.perf_counter() - t0
+                if _psnr_missing(res.X.detach(), X, mask) >= TARGET_PSNR:
+                    out[name] = seconds
+                    break
+        return out
+
+    def track_seconds_to_target(self, cache, solver):
+        return cache[solver]
+
+    track_seconds_to_target.unit = "seconds"
