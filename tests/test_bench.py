@@ -235,3 +235,39 @@ def test_experiment_quick_end_to_end(tmp_path, experiment):
     report = (out / "REPORT.md").read_text()
     assert f"## {experiment}" in report
     assert list((out / "figures").glob("*.png")), "no figure written"
+
+
+AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "data" / "edlrr-images"
+
+
+@pytest.mark.skipif(not (AUTHORS / "real").is_dir(), reason=f"the authors' image folder is absent ({AUTHORS})")
+def test_completion_on_the_authors_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("EDLRR_IMAGES", raising=False)
+    cfg = tmp_path / "a.toml"
+    cfg.write_text("""
+[completion]
+authors_image_ids = [1]
+masks = [{ mask = "text" }]
+methods = ["SVT"]
+reps = 1
+[completion.overrides]
+svt = { max_iter = 5 }
+""")
+    out = tmp_path / "out"
+    assert cli.main(["completion", "--out", str(out), "--config", str(cfg), "--images", str(AUTHORS),
+                     "--no-progress"]) == 0
+    df = pd.read_csv(out / "completion.csv")
+    assert list(df.dataset_name) == ["edlrr_images"] and df.mask_label.tolist() == ["text"]
+    # the authors' text mask hides about 12% of the pixels
+    assert 0.05 < float(df.missing_share.iloc[0]) < 0.2
+    assert "authors' images" in (out / "REPORT.md").read_text()
+
+
+def test_report_marks_a_partial_sweep(tmp_path, tiny_config):
+    out = tmp_path / "out"
+    assert run(out, tiny_config) == 0
+    cells = sorted((out / "theory" / "cells").glob("*.json"))
+    for c in cells[:3]:
+        c.unlink()
+    assert cli.main(["report", "--out", str(out), "--config", str(tiny_config), "--no-progress"]) == 0
+    assert f"Partial: {len(cells) - 3} of {len(cells)} cells" in (out / "REPORT.md").read_text()
