@@ -35,8 +35,9 @@ def write_report(out: Path, cfg: dict, experiments: list[str]) -> Path:
         text, claims = mod.report(df, out, cfg[name], plot)
         expected = len(mod.cells(cfg[name]))
         if len(df) < expected:
-            text = (f"**Partial: {len(df)} of {expected} cells of this experiment are finished** (the sweep was "
-                    "interrupted; rerunning the same command resumes it).\n\n") + text
+            head, _, rest = text.partition("\n")
+            text = (f"{head}\n\n**Partial: {len(df)} of {expected} cells of this experiment are finished** (the "
+                    f"sweep was interrupted; rerunning the same command resumes it).\n{rest}")
         n_fail = int((df.status != "ok").sum()) if "status" in df else 0
         if n_fail:
             text += f"\n**{n_fail} cell(s) failed** (see the `error` column of `{name}.csv`).\n"
