@@ -24,3 +24,12 @@ def assert_rel_close(actual, expected, rtol: float, what: str = "") -> None:
     """|actual - expected| <= rtol * |expected| (rtol is applied, never ignored)."""
     a, e = float(actual), float(expected)
     assert abs(a - e) <= rtol * abs(e), f"{what}: {a} vs {e} (rel. err {abs(a - e) / abs(e):.3g} > {rtol})"
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests with one torch thread (faster small SVDs on a loaded 2-core box)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

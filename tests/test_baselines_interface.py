@@ -31,12 +31,7 @@ QUICK = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small(m=12, n=9, r=2, frac=0.6, seed=0, dtype=torch.float64, nonneg=True):

@@ -17,12 +17,7 @@ from edlrr_bench.baselines.irnn import irnn_objective
 from edlrr.penalties import penalty
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def low_rank(m=100, n=80, r=5, frac=0.5, seed=0, dtype=torch.float64, nonneg=False):
