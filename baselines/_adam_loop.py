@@ -27,7 +27,7 @@ from edlrr.penalties import Penalty, penalty as make_penalty
 
 from .base import (CompletionSolver, DivergenceMonitor, SolveInfo, check_int, check_positive)
 
-__all__ = ["AdamCompletion", "adam_completion", "build_penalty", "GAMMA_PENALTIES",
+__all__ = ["AdamCompletion", "adam_completion", "adam_minimize", "build_penalty", "GAMMA_PENALTIES",
            "DEFAULT_GAMMA"]
 
 GAMMA_PENALTIES = ("gamma_nuclear", "laplace", "logarithm", "etp", "geman")
@@ -45,23 +45,25 @@ def build_penalty(name: str, params: dict) -> Penalty:
     return make_penalty(name, **params)
 
 
-def adam_completion(M: torch.Tensor, omega: torch.Tensor, regularizer: Callable[[torch.Tensor], torch.Tensor],
-                    *, lam: float, lr: float, steps: int, step_size: int, lr_decay: float,
-                    mask_gradient: bool = True, tol: float | None = None,
-                    divergence_factor: float = 1e6) -> tuple[torch.Tensor, SolveInfo]:
-    """Run the loop described in the module docstring; ``regularizer(X)`` returns shape (*,).
+def adam_minimize(X0: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor], *, lr: float, steps: int,
+                  step_size: int, lr_decay: float, grad_mask: torch.Tensor | None = None,
+                  tol: float | None = None, divergence_factor: float = 1e6,
+                  budget_message: str | None = None) -> tuple[torch.Tensor, SolveInfo]:
+    """Adam + StepLR on ``loss_fn(X)`` (a scalar) from X0, shared by the gradient solvers.
 
-    ``history`` holds the loss at X_k before step k. With ``tol`` the loop stops when
-    |L_k - L_{k-1}| <= tol |L_{k-1}| (``converged=True``); otherwise it runs ``steps`` steps.
+    ``grad_mask`` (bool, True = frozen entry) zeroes the gradient there before each step, as the
+    authors do with the observed entries. ``history`` holds the loss at X_k before step k; the
+    loop stops on a non-finite iterate or loss, on an exploding loss (``divergence_factor``),
+    or, with ``tol``, when |L_k - L_{k-1}| <= tol |L_{k-1}| (``converged=True``). Returns the
+    last finite iterate and the :class:`SolveInfo`.
     """
-    X = M.clone().requires_grad_(True)
+    X = X0.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([X], lr=lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=lr_decay)
-    n_obs = omega.sum(dim=(-2, -1)).to(M.dtype)
-    zero = torch.zeros((), dtype=M.dtype, device=M.device)
+    zero = torch.zeros((), dtype=X0.dtype, device=X0.device)
     monitor = DivergenceMonitor(divergence_factor, "loss")
     info = SolveInfo()
-    last_good = M.clone()
+    last_good = X0.clone()
     prev = None
     for k in range(steps):
         if not bool(torch.isfinite(X).all()):
@@ -69,8 +71,7 @@ def adam_completion(M: torch.Tensor, omega: torch.Tensor, regularizer: Callable[
             info.message = f"non-finite iterate at step {k}"
             break
         optimizer.zero_grad(set_to_none=True)
-        fit = (torch.where(omega, X - M, zero) ** 2).sum(dim=(-2, -1)) / n_obs
-        loss = (fit + lam * regularizer(X)).sum()
+        loss = loss_fn(X)
         value = float(loss.detach())
         info.history.append(value)
         msg = monitor.check(value, k)
@@ -85,16 +86,35 @@ def adam_completion(M: torch.Tensor, omega: torch.Tensor, regularizer: Callable[
             break
         prev = value
         loss.backward()
-        if mask_gradient:
-            X.grad = torch.where(omega, zero, X.grad)
+        if grad_mask is not None:
+            X.grad = torch.where(grad_mask, zero, X.grad)
         optimizer.step()
         scheduler.step()
         info.iterations = k + 1
     else:
-        info.message = f"fixed budget of {steps} steps done (no convergence test)" if tol is None \
-            else f"steps={steps} reached before the relative loss change fell below {tol:g}"
+        info.message = budget_message or (
+            f"fixed budget of {steps} steps done (no convergence test)" if tol is None
+            else f"steps={steps} reached before the relative loss change fell below {tol:g}")
         last_good = X.detach()
     return last_good, info
+
+
+def adam_completion(M: torch.Tensor, omega: torch.Tensor, regularizer: Callable[[torch.Tensor], torch.Tensor],
+                    *, lam: float, lr: float, steps: int, step_size: int, lr_decay: float,
+                    mask_gradient: bool = True, tol: float | None = None,
+                    divergence_factor: float = 1e6) -> tuple[torch.Tensor, SolveInfo]:
+    """The loop described in the module docstring: :func:`adam_minimize` on the masked MSE
+    (mean over the observed entries) + lam * ``regularizer(X)`` (shape (*,)), from X = M."""
+    n_obs = omega.sum(dim=(-2, -1)).to(M.dtype)
+    zero = torch.zeros((), dtype=M.dtype, device=M.device)
+
+    def loss_fn(X):
+        fit = (torch.where(omega, X - M, zero) ** 2).sum(dim=(-2, -1)) / n_obs
+        return (fit + lam * regularizer(X)).sum()
+
+    return adam_minimize(M, loss_fn, lr=lr, steps=steps, step_size=step_size, lr_decay=lr_decay,
+                         grad_mask=omega if mask_gradient else None, tol=tol,
+                         divergence_factor=divergence_factor)
 
 
 @dataclass

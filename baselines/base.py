@@ -24,7 +24,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from edlrr._validation import check_choice, check_positive_int as check_int  # noqa: F401 (re-exported)

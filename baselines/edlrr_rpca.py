@@ -11,12 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import torch
-
 from edlrr import exact
 
-from ._adam_loop import build_penalty
-from .base import (DivergenceMonitor, RPCASolver, SolveInfo, check_choice, check_int,
+from ._adam_loop import adam_minimize, build_penalty
+from .base import (RPCASolver, check_choice, check_int,
                    check_positive)
 from .edlrr_solver import edlrr_regularizer
 from .registry import register
@@ -121,39 +119,10 @@ class EDLRRRPCA(RPCASolver):
             reg = edlrr_regularizer(h, expansion=self.expansion, order=self.order, scale=self.scale,
                                     preset=self.preset, on_series_error=self.on_series_error,
                                     estimator_options=self.estimator_options, generator=rng)
-        X = V.clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([X], lr=lr)
-        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=self.step_size,
-                                                    gamma=self.lr_decay)
-        monitor = DivergenceMonitor(self.divergence_factor, "loss")
-        info = SolveInfo(extra={"lam": lam, "lr": lr})
-        last_good = V.clone()
-        prev = None
-        for k in range(self.steps):
-            if not bool(torch.isfinite(X).all()):
-                info.diverged = True
-                info.message = f"non-finite iterate at step {k}"
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss = (V - X).abs().sum() + lam * reg(X)
-            value = float(loss.detach())
-            info.history.append(value)
-            msg = monitor.check(value, k)
-            if msg is not None:
-                info.diverged = True
-                info.message = msg
-                break
-            last_good = X.detach().clone()
-            if prev is not None and self.tol is not None and abs(value - prev) <= self.tol * abs(prev):
-                info.converged = True
-                info.message = f"relative loss change <= tol {self.tol:g} at step {k}"
-                break
-            prev = value
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            info.iterations = k + 1
-        else:
-            last_good = X.detach()
-            info.message = f"fixed budget of {self.steps} steps done"
+        last_good, info = adam_minimize(
+            V, lambda X: (V - X).abs().sum() + lam * reg(X), lr=lr, steps=self.steps,
+            step_size=self.step_size, lr_decay=self.lr_decay, tol=self.tol,
+            divergence_factor=self.divergence_factor,
+            budget_message=f"fixed budget of {self.steps} steps done")
+        info.extra.update({"lam": lam, "lr": lr})
         return last_good, V - last_good, info

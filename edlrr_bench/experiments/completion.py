@@ -14,7 +14,6 @@ import math
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from .. import papers
 from ..datasets import get_dataset, metrics

@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .. import papers
 from ..datasets import get_dataset
 from ..datasets.ratings import ratings_rmse
 from ..sweep import Cell
