@@ -23,9 +23,10 @@ class LowRankRegularizer(nn.Module):
         h, see :func:`edlrr.penalty`; ``penalty_params`` are passed to it.
     weight : float
         lambda in ``loss + lambda * R(S)``.
-    expansion : {None, "taylor", "laguerre"}
+    expansion : {None, "taylor", "laguerre", "quadrature"}
         None uses the direct estimator :func:`edlrr.schatten` for ``nuclear`` and ``schatten``
-        penalties with a reachable p, and a Taylor series otherwise.
+        penalties with a reachable p, and a Taylor series otherwise; with ``preset="fast"``
+        (``internals="krylov"``) every penalty uses Lanczos quadrature.
     order, scale : see :func:`edlrr.lrr`.
     seed : int, optional
         Seed of the module's generator (default: drawn from torch's global generator).
@@ -49,11 +50,16 @@ class LowRankRegularizer(nn.Module):
         self.settings = resolve_settings(preset, **options)  # validates the options now
         self.options = options
         self.preset = preset
-        if expansion not in (None, "taylor", "laguerre"):
-            raise ValueError(f"expansion must be None, 'taylor' or 'laguerre', got {expansion!r}")
-        self.power = self._direct_power(self.penalty) if expansion is None else None
-        self.expansion = expansion or ("taylor" if self.power is None else None)
-        self.order = order if order is not None or self.expansion is None else DEFAULT_ORDER[self.expansion]
+        if self.settings.internals == "krylov":  # preset="fast": Lanczos quadrature for every h
+            if expansion not in (None, "quadrature"):
+                raise ValueError(f"internals='krylov' uses expansion='quadrature', got {expansion!r}")
+            self.power, self.expansion, self.order = None, "quadrature", None
+        else:
+            if expansion not in (None, "taylor", "laguerre"):
+                raise ValueError(f"expansion must be None, 'taylor' or 'laguerre', got {expansion!r}")
+            self.power = self._direct_power(self.penalty) if expansion is None else None
+            self.expansion = expansion or ("taylor" if self.power is None else None)
+            self.order = order if order is not None or self.expansion is None else DEFAULT_ORDER[self.expansion]
         self.scale = scale
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
