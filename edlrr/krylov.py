@@ -1,25 +1,30 @@
-"""Deflated stochastic Lanczos quadrature: a fast, SVD-free-in-the-large estimator of
-R(S) = sum_i h(sigma_i(S)) (``internals="krylov"``, the ``"fast"`` preset; beyond the EDLRR paper).
+"""Deflated stochastic Lanczos quadrature: a fast estimator of R(S) = sum_i h(sigma_i(S))
+(``internals="krylov"``, the ``"fast"`` preset; beyond the EDLRR paper, issue 7).
 
-With X = S / c (c = ||S||_F, a constant) and A = X X^T (the smaller Gram side), the estimate is
+With X = S / c (c = ||S||_F, one constant per matrix) and A = X X^T (the smaller Gram side):
 
-    R ~= sum_j h(c theta_j)  +  (1/N) sum_i (m - k) e1^T f(T_i) e1,       f(lambda) = h(c sqrt(lambda))
+    R ~= sum_j h(c theta_j)  +  (1/N) sum_i (m - k) e1^T f(T_i) e1,      f(lambda) = h(c sqrt(lambda))
 
 1. **Head** (randomized range finder, Halko, Martinsson & Tropp 2011, Alg. 4.4): Q = orth(A^q X Omega)
-   with k columns (no gradient flows through Q), theta = svdvals(Q^T X): an exact SVD of a k x n
-   matrix (Rayleigh-Ritz). An exactly rank-r matrix with k >= r is captured exactly.
+   with k columns, theta = svdvals(Q^T X), an SVD of a k x n matrix (Rayleigh-Ritz). An exactly
+   rank-r matrix with k >= r is captured exactly.
 2. **Tail** (deflated Hutchinson, as in Hutch++, Meyer, Musco, Musco & Woodruff 2021): tr f(P A P),
-   P = I - Q Q^T, with probes z uniform on the sphere of radius sqrt(m - k) in range(P) (XTrace's
-   normalisation, Epperly, Tropp & Webber 2023: an identity-like tail costs no variance).
-3. **Quadrature** (stochastic Lanczos quadrature, Ubaru, Chen & Saad 2017): z^T f(PAP) z ~= ||z||^2
-   e1^T f(T) e1 with T the d x d Lanczos matrix (full reorthogonalisation). h is evaluated exactly
-   at the Ritz values, so no series is needed and any penalty works, including those whose Taylor
+   P = I - Q Q^T, with probes uniform on the sphere of radius sqrt(m - k) in range(P) (XTrace's
+   normalisation, Epperly, Tropp & Webber 2023: an identity-like tail costs no variance), and a
+   control variate: the same probes estimate tr(P A P) = ||X||_F^2 - ||Q^T X||_F^2, known exactly.
+3. **Quadrature** (stochastic Lanczos quadrature, Ubaru, Chen & Saad 2017): z^T f(P A P) z ~=
+   ||z||^2 e1^T f(T) e1 with T the d x d Lanczos matrix (full reorthogonalisation). h is evaluated
+   at Ritz values, so no series is needed and every penalty works, including those whose Taylor
    series diverges at the singular values.
 
-The gradient is the exact derivative of this estimate: autograd through the products and the
-Lanczos recurrence, and a custom backward for e1^T f(T) e1 from Daleckii-Krein divided
-differences, which stay finite when Ritz values repeat (breakdown, repeated or zero singular
-values). The standard error over the N probes is returned with the value.
+Head and tail split tr f(A) by pinching (Q^T A P is dropped): exact when range(Q) is invariant
+(low rank, fast decay), a small bias otherwise, measured by ``edlrr-bench fast``.
+
+Gradient: the subspaces (Q and the Lanczos vectors) are random quantities computed without
+gradient; the estimate is then differentiated exactly, through one product X^T [Q, V] (one
+product back) and a custom backward of the small eigenproblems (Daleckii-Krein divided
+differences, finite when Ritz values repeat). Singular values at or below the rank tolerance
+count as zeros: they add nothing and pass no gradient (the minimal-norm subgradient).
 """
 from __future__ import annotations
 
@@ -36,27 +41,28 @@ __all__ = ["SpectralFunction", "spectral_sum", "gauss_quadrature"]
 
 @dataclass(frozen=True)
 class SpectralFunction:
-    """h on singular values: ``value`` and ``derivative`` (elementwise torch functions), and
-    ``cut_zero``: singular values at or below the rank tolerance contribute nothing (the rank,
-    and penalties with h(0) != 0, as :func:`edlrr.exact.lrr`)."""
+    """h on singular values: ``value`` and ``derivative`` (elementwise torch functions).
+
+    Singular values at or below the rank tolerance count as zeros and contribute nothing (so
+    h(0) must be 0, or ``cut_zero`` set: the rank, and penalties with h(0) != 0, as
+    :func:`edlrr.exact.lrr`)."""
 
     value: Callable[[torch.Tensor], torch.Tensor]
     derivative: Callable[[torch.Tensor], torch.Tensor]
     cut_zero: bool = False
 
 
-def _lambda_function(h: SpectralFunction, c: float, tol: torch.Tensor):
+def _lambda_function(h: SpectralFunction, c: torch.Tensor, tol: torch.Tensor):
     """f(lambda) = h(c sqrt(lambda)) and f'(lambda) on eigenvalues of X X^T, with the zero cut.
 
-    ``tol`` (broadcastable) is the rank tolerance in units of S's singular values. Below it a
-    node counts as a zero singular value: f' = 0 there (the minimal-norm subgradient, finite
-    for sqrt-type h), and f = 0 as well when ``h.cut_zero``.
+    ``c`` and ``tol`` (broadcastable) are the scale of X and the rank tolerance in units of S's
+    singular values. Below it a node counts as a zero singular value (numerical rank): f = 0
+    (h(0) = 0, or the cut of ``h.cut_zero``) and f' = 0 (the minimal-norm subgradient, finite
+    for sqrt-type h).
     """
 
     def f(lam):
         sigma = c * lam.clamp_min(0).sqrt()
-        if not h.cut_zero:
-            return h.value(sigma)
         return torch.where(sigma > tol, h.value(sigma), torch.zeros_like(sigma))
 
     def alive(lam):
@@ -85,10 +91,9 @@ class _GaussQuadrature(torch.autograd.Function):
     @staticmethod
     def forward(ctx, T, f, fprime, alive):
         theta, U = torch.linalg.eigh(T)
-        u = U[..., 0, :]
         ctx.save_for_backward(theta, U)
         ctx.fns = f, fprime, alive
-        return (u * u * f(theta)).sum(-1)
+        return (U[..., 0, :].square() * f(theta)).sum(-1)
 
     @staticmethod
     def backward(ctx, grad):
@@ -106,15 +111,16 @@ class _GaussQuadrature(torch.autograd.Function):
         F = torch.where(close, slope, (ft[..., :, None] - ft[..., None, :]) / safe)
         F = torch.where(live[..., :, None] | live[..., None, :], F, torch.zeros_like(F))
         u = U[..., 0, :]
-        M = F * (u[..., :, None] * u[..., None, :])
+        uu = u[..., :, None] * u[..., None, :]
+        M = torch.where(uu == 0, torch.zeros_like(F), F * uu)  # unweighted nodes, even where F = inf
         gT = U @ M @ U.mT
         return gT * grad[..., None, None], None, None, None
 
 
 def gauss_quadrature(T: torch.Tensor, f, fprime, alive=None) -> torch.Tensor:
-    """e1^T f(T) e1 (differentiable in T, finite gradient for repeated eigenvalues).
-
-    ``alive(theta)``: which eigenvalues are nonzero for the derivative (default: all)."""
+    """e1^T f(T) e1 (*,) for symmetric T (*, d, d), differentiable in T with a finite gradient
+    for repeated eigenvalues. ``alive(theta)``: which eigenvalues are nonzero for the derivative
+    (default: all)."""
     alive = (lambda t: torch.ones_like(t, dtype=torch.bool)) if alive is None else alive
     return _GaussQuadrature.apply(T, f, fprime, alive)
 
@@ -123,19 +129,17 @@ def _orth(Y: torch.Tensor) -> torch.Tensor:
     return torch.linalg.qr(Y).Q
 
 
-def range_basis(X: torch.Tensor, k: int, power_iters: int, generator) -> torch.Tensor:
+def _deflate(Q, V):
+    return V if Q is None else V - Q @ (Q.mT @ V)
+
+
+def range_basis(X: torch.Tensor, Omega: torch.Tensor, power_iters: int) -> torch.Tensor:
     """Q (*, m, k), orthonormal, spanning (X X^T)^q X Omega (Halko et al. 2011, Alg. 4.4); no grad."""
     with torch.no_grad():
-        n = X.shape[-1]
-        Omega = sample_probes(X.shape[:-2], n, k, generator=generator, dtype=X.dtype, device=X.device)
         Y = X @ Omega
         for _ in range(power_iters):
             Y = X @ (X.mT @ _orth(Y))
         return _orth(Y)
-
-
-def _deflate(Q, V):
-    return V if Q is None else V - Q @ (Q.mT @ V)
 
 
 class _CachedProduct(torch.autograd.Function):
@@ -155,7 +159,8 @@ class _CachedProduct(torch.autograd.Function):
 
 def lanczos_basis(X: torch.Tensor, V0: torch.Tensor, steps: int, Q: torch.Tensor | None = None,
                   rtol: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lanczos vectors of A = P X X^T P (P = I - Q Q^T) from the unit columns of V0 (*, m, N).
+    """Lanczos vectors of A = P X X^T P (P = I - Q Q^T; Q = None: P = I) from the unit
+    columns of V0 (*, m, N), which must lie in range(P).
 
     Returns the orthonormal basis (*, m, N * d) (column block j holds the j-th vectors of all
     N probes) and X^T times it (*, n, N * d), both without gradient. Full reorthogonalisation
@@ -182,7 +187,7 @@ def lanczos_basis(X: torch.Tensor, V0: torch.Tensor, steps: int, Q: torch.Tensor
             W = W - torch.einsum("...mnj,...nj->...mn", B, torch.einsum("...mnj,...mn->...nj", B, W))
             W = _deflate(Q, W)
             b = W.norm(dim=-2)
-            # X is scaled to ||X||_F = 1, so ||A|| <= 1 and eps is the roundoff level of P A P
+            # X is scaled to ||X||_F = 1, so ||A|| <= 1 and eps is the rounding level of P A P v
             ok = b > torch.clamp_min(rtol * amax, eps)
             V_next = torch.where(ok[..., None, :], W / torch.where(ok, b, 1.0)[..., None, :], 0.0)
             basis.append(V_next)
@@ -191,59 +196,90 @@ def lanczos_basis(X: torch.Tensor, V0: torch.Tensor, steps: int, Q: torch.Tensor
         return torch.cat(basis, dim=-1), torch.cat(products, dim=-1)
 
 
+def _draw(X: torch.Tensor, k: int, N: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sketch Omega (*, n, k) and probes G (*, m, N), drawn element by element of the batch
+    (Omega then G), so that a batch gets the numbers of a loop with the same generator."""
+    *batch, m, n = X.shape
+    count = math.prod(batch)
+    kw = dict(generator=generator, dtype=X.dtype, device=X.device)
+    pairs = [(sample_probes((), n, k, **kw), sample_probes((), m, N, **kw)) for _ in range(count)]
+    Omega = torch.stack([o for o, _ in pairs]).reshape(*batch, n, k)
+    G = torch.stack([g for _, g in pairs]).reshape(*batch, m, N)
+    return Omega, G
+
+
 def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_iters: int, probes: int,
                  lanczos_steps: int, generator=None, rank_rtol: float | None = None):
-    """Estimate sum_i h(sigma_i(X)) and its standard error, both shape (*,). X is (*, m, n), m <= n.
+    """Estimate sum_i h(sigma_i(X)) and an error estimate, both shape (*,). X is (*, m, n), m <= n.
 
-    ``sketch`` (k) columns deflated exactly, ``probes`` (N) sphere probes on the rest with
-    ``lanczos_steps`` (d) Lanczos steps each: k (2 q + 1) + 2 N d products by X or X^T. When
-    k + N >= m the exact singular values are cheaper and are used (standard error 0).
-    ``rank_rtol``: singular values below rank_rtol * sigma_1 count as zero where ``h.cut_zero``
+    ``sketch`` (k) directions deflated by the range finder with ``power_iters`` (q), ``probes``
+    (N) sphere probes on the rest with ``lanczos_steps`` (d) Lanczos steps each: 2 k (q + 1) +
+    2 N d products by X or X^T. When k + N >= m the exact singular values are cheaper and are
+    used (error 0). ``rank_rtol``: singular values below rank_rtol * sigma_1 count as zeros
     (default max(m, n) * eps, as :func:`torch.linalg.matrix_rank`).
+
+    The error estimate is the standard error of the plain Hutchinson mean over the probes, an
+    upper bound on that of the control-variate mean returned as the value; it does not see the
+    pinching and quadrature biases (``edlrr-bench fast`` measures its coverage).
     """
     m, n = X.shape[-2:]
     if m > n:
         raise ValueError(f"spectral_sum expects m <= n (work on the smaller Gram side), got {m} x {n}")
-    eps = torch.finfo(X.dtype).eps
-    rank_rtol = max(m, n) * eps if rank_rtol is None else rank_rtol
-    c = float(torch.linalg.matrix_norm(X.detach(), "fro").amax())
-    c = c if c > 0 and math.isfinite(c) else 1.0
-    Xn = X / c
-    zero = X.new_zeros(X.shape[:-2])
+    rank_rtol = max(m, n) * torch.finfo(X.dtype).eps if rank_rtol is None else rank_rtol
+    c = torch.linalg.matrix_norm(X.detach(), "fro")  # (*,)
+    c = torch.where(torch.isfinite(c) & (c > 0), c, torch.ones_like(c))
+    Xn = X / c[..., None, None]
 
-    def head_sum(theta):
-        sigma = c * theta
-        tol = rank_rtol * sigma[..., :1].detach()
-        live = sigma > tol
-        # singular values at or below tol are zeros: no gradient through them (h' may be infinite)
+    def exact_sum(theta):
+        """sum h(c theta) over the singular values theta (*, r) above the tolerance, and sigma_1."""
+        sigma = c[..., None] * theta
+        top = sigma[..., 0].detach()
+        live = sigma > rank_rtol * top[..., None]
+        # at or below the tolerance: zeros (numerical rank) that add nothing and pass no gradient
         vals = h.value(torch.where(live, sigma, sigma.detach()))
-        if h.cut_zero:
-            vals = torch.where(live, vals, torch.zeros_like(vals))
-        return vals.sum(-1) + 0.0 * sigma.sum(-1), tol  # keeps the graph for a piecewise-constant h
+        return torch.where(live, vals, torch.zeros_like(vals)).sum(-1) + 0.0 * sigma.sum(-1), top
 
     if sketch + probes >= m:
-        value, _ = head_sum(torch.linalg.svdvals(Xn))
-        return value, zero
+        value, _ = exact_sum(torch.linalg.svdvals(Xn))
+        return value, torch.zeros_like(value.detach())
 
-    Q, value = None, zero
-    tol = None
+    Omega, G = _draw(X, sketch, probes, generator)
+    Xd = Xn.detach()
+    value, Q, top = X.new_zeros(X.shape[:-2]), None, None
     if sketch > 0:
-        Q = range_basis(Xn, sketch, power_iters, generator)
-        value, tol = head_sum(torch.linalg.svdvals(Q.mT @ Xn))
+        Q = range_basis(Xd, Omega, power_iters)
+        value, top = exact_sum(torch.linalg.svdvals(Q.mT @ Xn))
 
-    G = sample_probes(X.shape[:-2], m, probes, generator=generator, dtype=X.dtype, device=X.device)
     G = _deflate(Q, _deflate(Q, G))
     V0 = G / G.norm(dim=-2, keepdim=True)
-    basis, XtV = lanczos_basis(Xn.detach(), V0.detach(), lanczos_steps, Q)  # (*, m | n, d N)
+    basis, XtV = lanczos_basis(Xd, V0, lanczos_steps, Q)  # (*, m | n, d N)
     # T_i = V_i^T X X^T V_i, differentiable in X through the one product X^T V (subspaces fixed)
     Y = _CachedProduct.apply(Xn, basis, XtV)
     Y = Y.unflatten(-1, (lanczos_steps, probes)).movedim(-1, -3)  # (*, N, n, d)
     T = Y.mT @ Y
-    if tol is None:  # no head: sigma_1 from the largest Ritz value
-        top = torch.linalg.eigvalsh(T.detach()).amax((-2, -1)).clamp_min(0).sqrt()
-        tol = rank_rtol * c * top[..., None]
-    f, fprime, alive = _lambda_function(h, c, tol[..., None])
-    samples = (m - (0 if Q is None else Q.shape[-1])) * gauss_quadrature(T, f, fprime, alive)  # (*, N)
-    tail = samples.mean(-1)
-    stderr = samples.detach().std(-1) / math.sqrt(probes) if probes > 1 else torch.full_like(tail, math.nan)
+    if top is None:  # no head: sigma_1 from the largest Ritz value
+        top = c * torch.linalg.eigvalsh(T.detach()).amax((-2, -1)).clamp_min(0).sqrt()
+    tol = rank_rtol * top
+    f, fprime, alive = _lambda_function(h, c[..., None, None], tol[..., None, None])
+    dim = m - (0 if Q is None else Q.shape[-1])
+    samples = dim * gauss_quadrature(T, f, fprime, alive)  # (*, N)
+    # Control variate: the same probes estimate tr(P A P) = ||X||_F^2 - ||Q^T X||_F^2, which
+    # is known exactly (no products); subtract the fitted multiple of their error. Skipped where
+    # the tail is below the rank tolerance or the rounding of that difference (nothing to fit).
+    linear = dim * T[..., 0, 0]
+    known = Xn.square().sum((-2, -1)) - (0.0 if Q is None else (Q.mT @ Xn).square().sum((-2, -1)))
+    beta = _regression_slope(samples.detach(), linear.detach())
+    floor = torch.clamp_min(dim * (tol / c) ** 2, 1e3 * torch.finfo(X.dtype).eps)
+    beta = torch.where(known.detach() > floor, beta, torch.zeros_like(beta))
+    tail = (samples - beta[..., None] * (linear - known[..., None])).mean(-1)
+    stderr = samples.detach().std(-1) / math.sqrt(probes) if probes > 1 else torch.full_like(tail.detach(), math.nan)
     return value + tail, stderr
+
+
+def _regression_slope(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Least-squares slope of y on x over the last axis (0 where x does not vary)."""
+    xc = x - x.mean(-1, keepdim=True)
+    yc = y - y.mean(-1, keepdim=True)
+    var = (xc * xc).sum(-1)
+    tiny = torch.finfo(x.dtype).eps * x.abs().amax(-1).square() * x.shape[-1]
+    return torch.where(var > tiny, (xc * yc).sum(-1) / torch.where(var > tiny, var, 1.0), 0.0)

@@ -1,0 +1,254 @@
+"""internals="krylov" (preset="fast", edlrr.krylov): deflated stochastic Lanczos quadrature,
+checked against exact SVDs (values, gradients, ranks) and its own building blocks."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import edlrr
+from edlrr import krylov
+from conftest import assert_rel_close, matrix_with_spectrum
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+N = 200
+IDX = torch.arange(1, N + 1, dtype=torch.float64)
+SPECTRA = {
+    "geometric": 0.8 ** IDX,
+    "power": 1.0 / IDX,
+    "flat": torch.linspace(1, 3, N, dtype=torch.float64),
+    "step": torch.where(IDX <= 10, 1.0, 1e-3).double(),
+}
+
+
+def _mat(name, m=240, n=N, seed=0, dtype=torch.float64):
+    return matrix_with_spectrum(m, n, SPECTRA[name], seed=seed, dtype=dtype)
+
+
+def _median_rel_error(fn, truth, seeds=range(8)):
+    errs = [abs(float(fn(s)) - truth) / abs(truth) for s in seeds]
+    return float(np.median(errs))
+
+
+@pytest.mark.parametrize("spectrum", sorted(SPECTRA))
+@pytest.mark.parametrize("p", [0.5, 1, 2, 3])
+def test_schatten_matches_svd(spectrum, p):
+    S = _mat(spectrum)
+    truth = float(edlrr.exact.schatten(S, p))
+    err = _median_rel_error(lambda s: edlrr.schatten(S, p, preset="fast", generator=s), truth)
+    assert err <= 2e-2, f"{spectrum} p={p}: median relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("spectrum", ["geometric", "step"])
+def test_fast_decay_is_nearly_exact(spectrum):
+    # the range finder captures everything that matters: error far below Hutchinson's
+    S = _mat(spectrum)
+    truth = float(edlrr.exact.nuclear_norm(S))
+    assert _median_rel_error(lambda s: edlrr.nuclear_norm(S, preset="fast", generator=s), truth) <= 1e-4
+
+
+@pytest.mark.parametrize("name,params", [
+    ("gamma_nuclear", dict(gamma=0.1)),   # Taylor radius 0.1, sigma_1 = 3: the series diverges
+    ("lnn", {}),                          # radius 1
+    ("logarithm", dict(gamma=10.0)),      # radius 0.1
+    ("geman", dict(gamma=0.5)),
+    ("laplace", dict(gamma=0.5)),
+    ("etp", dict(gamma=2.0)),
+])
+def test_lrr_quadrature_where_taylor_diverges(name, params):
+    S = _mat("flat")
+    h = edlrr.penalty(name, **params)
+    truth = float(edlrr.exact.lrr(S, h))
+    err = _median_rel_error(lambda s: edlrr.lrr(S, h, preset="fast", generator=s), truth)
+    assert err <= 1e-2, f"{name}: {err:.3g}"
+
+
+@pytest.mark.parametrize("r", [1, 7, 30])
+def test_exactly_low_rank_is_exact(r):
+    sigma = torch.linspace(2, 1, r, dtype=torch.float64)
+    S = matrix_with_spectrum(300, 250, sigma, seed=r)
+    opts = dict(preset="fast", sketch=r + 10, generator=0)
+    assert float(edlrr.rank(S, **opts)) == r
+    for p in [0.5, 1, 2]:  # against sum sigma^p (svdvals adds sqrt(rounding) at p = 0.5)
+        assert_rel_close(edlrr.schatten(S, p, **opts), (sigma ** p).sum(), 1e-8, f"p={p}")
+    assert_rel_close(edlrr.lrr(S, "laplace", **opts), edlrr.exact.lrr(S, "laplace"), 1e-8, "laplace")
+
+
+def test_rank_of_full_rank_matrix_is_exact_with_sphere_probes():
+    S = _mat("flat")  # every tail probe gives exactly the tail dimension
+    assert float(edlrr.rank(S, preset="fast", generator=3)) == pytest.approx(N, abs=1e-9)
+
+
+def test_small_matrix_uses_the_exact_singular_values():
+    S = torch.randn(40, 70, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    value, stderr = edlrr.nuclear_norm(S, preset="fast", return_stderr=True)
+    assert_rel_close(value, edlrr.exact.nuclear_norm(S), 1e-12)
+    assert float(stderr) == 0.0
+
+
+@pytest.mark.parametrize("r", [5, 20])
+def test_gradient_of_low_rank_matrix_is_exact(r):
+    """sum sigma^p of a rank-r matrix: gradient U_r diag(p sigma^(p-1)) V_r^T (the minimal-norm
+    subgradient at the zero singular values), in float64 and float32."""
+    sigma = torch.linspace(3, 1, r, dtype=torch.float64)
+    g = torch.Generator().manual_seed(r)
+    U, _ = torch.linalg.qr(torch.randn(260, r, generator=g, dtype=torch.float64))
+    V, _ = torch.linalg.qr(torch.randn(200, r, generator=g, dtype=torch.float64))
+    S = (U * sigma) @ V.T
+    for p in [0.5, 1, 2]:
+        ref = (U * (p * sigma ** (p - 1))) @ V.T
+        for dtype, tol in [(torch.float64, 1e-10), (torch.float32, 1e-4)]:
+            X = S.to(dtype).detach().clone().requires_grad_()
+            edlrr.schatten(X, p, preset="fast", generator=0).backward()
+            rel = float((X.grad.double() - ref).norm() / ref.norm())
+            assert rel <= tol, f"p={p} {dtype}: gradient error {rel:.3g}"
+
+
+@pytest.mark.parametrize("spectrum", ["geometric", "step"])
+def test_gradient_cosine_for_schatten_2_and_3(spectrum):
+    S0 = _mat(spectrum)
+    for p in [2, 3]:
+        S = S0.clone().requires_grad_()
+        edlrr.exact.schatten(S, p).backward()
+        ref = S.grad.clone()
+        S.grad = None
+        edlrr.schatten(S, p, preset="fast", generator=0).backward()
+        cos = torch.nn.functional.cosine_similarity(S.grad.flatten(), ref.flatten(), 0)
+        assert cos >= 0.99, f"{spectrum} p={p}: cosine {float(cos):.4f}"
+
+
+@pytest.mark.parametrize("fn", [
+    lambda S: edlrr.nuclear_norm(S, preset="fast", generator=0),
+    lambda S: edlrr.schatten(S, 0.5, preset="fast", generator=0),
+    lambda S: edlrr.lrr(S, "logarithm", preset="fast", generator=0),
+    lambda S: edlrr.rank(S, preset="fast", generator=0),
+])
+@pytest.mark.parametrize("case", ["zero", "repeated", "rank_one"])
+def test_finite_gradients_on_degenerate_spectra(fn, case):
+    if case == "zero":
+        S = torch.zeros(150, 120, dtype=torch.float64)
+    elif case == "repeated":
+        S = matrix_with_spectrum(150, 120, torch.ones(100, dtype=torch.float64))
+    else:
+        S = matrix_with_spectrum(150, 120, torch.tensor([2.0], dtype=torch.float64))
+    S.requires_grad_()
+    value = fn(S)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(S.grad).all()
+
+
+def test_float32_error_within_twice_float64():
+    S = _mat("power")
+    truth = float(edlrr.exact.nuclear_norm(S))
+    e64 = _median_rel_error(lambda s: edlrr.nuclear_norm(S, preset="fast", generator=s), truth, range(12))
+    e32 = _median_rel_error(lambda s: edlrr.nuclear_norm(S.float(), preset="fast", generator=s), truth, range(12))
+    assert e32 <= 2 * e64 + 1e-5, (e32, e64)
+
+
+def test_batched_equals_loop_and_same_seed_same_value():
+    S = torch.stack([_mat("power", seed=s) for s in range(3)])
+    batched = edlrr.nuclear_norm(S, preset="fast", generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    loop = torch.stack([edlrr.nuclear_norm(S[i], preset="fast", generator=g) for i in range(3)])
+    torch.testing.assert_close(batched, loop)
+    assert float(edlrr.nuclear_norm(S[0], preset="fast", generator=7)) == float(
+        edlrr.nuclear_norm(S[0], preset="fast", generator=7))
+
+
+def test_tall_and_wide_agree():
+    S = _mat("power")
+    a = edlrr.nuclear_norm(S, preset="fast", generator=2)
+    b = edlrr.nuclear_norm(S.T, preset="fast", generator=2)
+    torch.testing.assert_close(a, b)
+
+
+def test_standard_error_interval_covers_the_truth():
+    S = _mat("flat")
+    truth = float(edlrr.exact.nuclear_norm(S))
+    covered = 0
+    for s in range(60):
+        v, se = edlrr.nuclear_norm(S, preset="fast", sketch=8, generator=s, return_stderr=True)
+        covered += abs(float(v) - truth) <= 1.96 * float(se)
+    assert covered >= 0.85 * 60, covered
+
+
+def test_paper_internals_return_stderr_of_their_samples():
+    S = _mat("power")
+    value, stderr = edlrr.nuclear_norm(S, preset="paper", probes=32, generator=0, return_stderr=True)
+    samples = edlrr.estimators.schatten_samples(S, 1, preset="paper", probes=32, generator=0)
+    torch.testing.assert_close(value, samples.mean(-1))
+    torch.testing.assert_close(stderr, samples.std(-1) / math.sqrt(32))
+
+
+def test_gauss_quadrature_matches_eigh_and_finite_differences():
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(6, 6, dtype=torch.float64, generator=g)
+    T = (A @ A.T).requires_grad_()
+    f, fp = torch.sqrt, lambda x: 0.5 / torch.sqrt(x)
+    value = krylov.gauss_quadrature(T, f, fp)
+    lam, U = torch.linalg.eigh(T.detach())
+    assert_rel_close(value, (U[0] ** 2 * lam.sqrt()).sum(), 1e-12)
+    assert torch.autograd.gradcheck(lambda t: krylov.gauss_quadrature((t + t.T) / 2, f, fp), (T,))
+
+
+def test_gauss_quadrature_gradient_with_repeated_eigenvalues_is_finite():
+    T = torch.diag(torch.tensor([1.0, 1.0, 2.0, 0.0], dtype=torch.float64)).requires_grad_()
+    krylov.gauss_quadrature(T, torch.sqrt, lambda x: 0.5 / torch.sqrt(x)).backward()
+    assert torch.isfinite(T.grad).all()
+    # d/dT00 of e1^T sqrt(T) e1 at T00 = 1 is 1/2
+    assert float(T.grad[0, 0]) == pytest.approx(0.5)
+
+
+def test_lanczos_basis_is_orthonormal_and_tridiagonalises():
+    S = _mat("power")
+    X = S.T / S.norm()
+    V0 = torch.randn(X.shape[0], 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    V0 = V0 / V0.norm(dim=0)
+    basis, XtV = krylov.lanczos_basis(X, V0, 8)
+    torch.testing.assert_close(XtV, X.mT @ basis)
+    for i in range(3):
+        Vi = basis[:, i::3]
+        torch.testing.assert_close(Vi.T @ Vi, torch.eye(8, dtype=torch.float64), atol=1e-10, rtol=0)
+        T = Vi.T @ X @ X.T @ Vi
+        off = T - torch.triu(torch.tril(T, 1), -1)
+        assert float(off.abs().max()) <= 1e-10 * float(T.abs().max())
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(preset="fast", probe_kind="rademacher"), "sphere probes"),
+    (dict(preset="fast", side="left"), "smaller Gram side"),
+    (dict(preset="fast", sketch=-1), "sketch must be"),
+    (dict(preset="fast", lanczos_steps=0), "lanczos_steps must be"),
+])
+def test_bad_krylov_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        edlrr.nuclear_norm(_mat("power"), **kwargs)
+
+
+def test_expansion_must_match_internals():
+    S = _mat("power")
+    with pytest.raises(ValueError, match="does not go with"):
+        edlrr.lrr(S, "laplace", preset="fast", expansion="taylor")
+    with pytest.raises(ValueError, match="does not go with"):
+        edlrr.lrr(S, "laplace", expansion="quadrature")
+    with pytest.raises(ValueError, match="return_stderr"):
+        edlrr.estimators.schatten_samples(S, 1, preset="fast")
+
+
+def test_regularizer_module_with_fast_preset():
+    reg = edlrr.LowRankRegularizer("gamma_nuclear", weight=0.5, preset="fast", seed=0,
+                                   penalty_params=dict(gamma=0.1))
+    S = _mat("flat").requires_grad_()
+    loss = reg(S)
+    loss.backward()
+    assert_rel_close(loss, 0.5 * edlrr.exact.lrr(S.detach(), "gamma_nuclear", gamma=0.1), 1e-2)
+    assert torch.isfinite(S.grad).all()
+    with pytest.raises(ValueError, match="quadrature"):
+        edlrr.LowRankRegularizer("laplace", preset="fast", expansion="taylor")
+
+
+def test_fast_preset_is_documented_and_one_word_away():
+    s = edlrr.PRESETS["fast"]
+    assert (s.internals, s.probes, s.sketch, s.power_iters, s.lanczos_steps) == ("krylov", 16, 64, 1, 15)
+    assert edlrr.resolve_settings("fast", probes=4).probes == 4
