@@ -11,6 +11,8 @@ paper            paper internals (Ben-Israel-Cohen k1, Newton-Schulz k2, N Gauss
 paper_noproj     the same without the projection P_S
 released         the authors' internals (binomial series of k2 terms, Tikhonov inverse), N probes
 released_preset  the release as shipped (N = 20,000, 5,000 terms), at 128x128 only
+fast             preset "fast" (internals="krylov": k = 64 deflated directions, N sphere probes
+                 x 15 Lanczos steps); no k1, k2 (run at k1 = k2 = 10 only where they are swept)
 
 Cases outside the grid's budget raise NotImplementedError in ``setup`` (asv: skipped); see
 ``common.check_budget`` and benchmarks/README.md.
@@ -26,6 +28,7 @@ SQUARE = ["128x128", "256x256", "512x512", "1024x1024", "2048x2048"]
 RECTANGULAR = ["256x128", "1024x512", "2048x1024"]  # 2:1, the estimators work on the short side
 ALL_METHODS = list(common.VARIANTS)
 ESTIMATORS = ["paper", "paper_noproj", "released"]
+SWEPT = ESTIMATORS + ["fast"]  # the probes / iterations sweeps (not the full-grid cross product)
 
 
 class _EstimatorCase:
@@ -80,7 +83,7 @@ class EstimatorSize(_EstimatorCase):
 class EstimatorProbes(_EstimatorCase):
     """Cost of the number of probes N at 512x512, k1 = k2 = 10."""
 
-    params = [ESTIMATORS, [1, 16, 256]]
+    params = [SWEPT, [1, 16, 256]]
     param_names = ["method", "probes"]
 
     def setup(self, method, probes):
@@ -97,14 +100,17 @@ class EstimatorProbes(_EstimatorCase):
 class EstimatorIterations(_EstimatorCase):
     """Cost of k1 (pseudo-inverse iterations) and k2 (square-root iterations / series terms) at
     512x512, N = 16. Cases where the method ignores k1 (released: always one step after the
-    Tikhonov inverse; paper_noproj: no projection) run only at k1 = 10."""
+    Tikhonov inverse; paper_noproj: no projection) run only at k1 = 10; fast, which uses
+    neither, only at k1 = k2 = 10 (a flat reference line)."""
 
-    params = [ESTIMATORS, [5, 10, 20], [5, 10, 20]]
+    params = [SWEPT, [5, 10, 20], [5, 10, 20]]
     param_names = ["method", "k1", "k2"]
 
     def setup(self, method, k1, k2):
         if method in ("released", "paper_noproj") and k1 != 10:
             raise NotImplementedError(f"{method} does not use k1")
+        if method == "fast" and (k1, k2) != (10, 10):
+            raise NotImplementedError("fast uses neither k1 nor k2")
         self._prepare(method, "512x512", k1=k1, k2=k2)
 
     def time_forward(self, method, k1, k2):
@@ -119,9 +125,10 @@ class EstimatorFunctionals(_EstimatorCase):
     """The spectral sums of the package at 512x512 (N = 16, k1 = k2 = 10): nuclear norm
     (Prop. 4), sum sigma^3 (Theorem 1), rank (Prop. 3), gamma-nuclear by a Taylor series
     (Theorem 2, gamma = 500, order 10) and Laplace by a Laguerre series (Theorem 3,
-    gamma = 10, order 30), against the same sums through svdvals."""
+    gamma = 10, order 30), against the same sums through svdvals. fast evaluates the two
+    penalties by quadrature (``expansion="quadrature"``), not by their series."""
 
-    params = [["svdvals", "exact", "paper", "released"],
+    params = [["svdvals", "exact", "paper", "released", "fast"],
               ["nuclear", "schatten3", "rank", "gamma_taylor", "laplace_laguerre"]]
     param_names = ["method", "functional"]
 

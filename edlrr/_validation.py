@@ -21,7 +21,9 @@ def check_matrix(S, *, name: str = "S", check_finite: bool = True) -> torch.Tens
         raise ValueError(f"{name} must have shape (*, m, n) with ndim >= 2, got shape {tuple(S.shape)}")
     if any(d == 0 for d in S.shape):
         raise ValueError(f"{name} has a zero-size dimension: shape {tuple(S.shape)}")
-    if check_finite and not bool(torch.isfinite(S).all()):
+    # one reduction instead of an m x n mask: a NaN or Inf entry makes the sum non-finite; only
+    # then (or on overflow of a huge finite sum) look at the entries
+    if check_finite and not bool(torch.isfinite(S.detach().sum())) and not bool(torch.isfinite(S).all()):
         raise ValueError(f"{name} contains NaN or Inf entries")
     return S
 

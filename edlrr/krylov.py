@@ -1,9 +1,9 @@
 """Deflated stochastic Lanczos quadrature: a fast estimator of R(S) = sum_i h(sigma_i(S))
 (``internals="krylov"``, the ``"fast"`` preset; beyond the EDLRR paper, issue 7).
 
-With X = S / c (c = ||S||_F, one constant per matrix) and A = X X^T (the smaller Gram side):
+With X = S (or S^T, so that A = X X^T is the smaller Gram matrix, m x m):
 
-    R ~= sum_j h(c theta_j)  +  (1/N) sum_i (m - k) e1^T f(T_i) e1,      f(lambda) = h(c sqrt(lambda))
+    R ~= sum_j h(theta_j)  +  (1/N) sum_i (m - k) e1^T f(T_i) e1,      f(lambda) = h(sqrt(lambda))
 
 1. **Head** (randomized range finder, Halko, Martinsson & Tropp 2011, Alg. 4.4): Q = orth(A^q X Omega)
    with k columns, theta = svdvals(Q^T X), an SVD of a k x n matrix (Rayleigh-Ritz). An exactly
@@ -23,7 +23,8 @@ Head and tail split tr f(A) by pinching (Q^T A P is dropped): exact when range(Q
 Gradient: the subspaces (Q and the Lanczos vectors) are random quantities computed without
 gradient; the estimate is then differentiated exactly, through one product X^T [Q, V] (one
 product back) and a custom backward of the small eigenproblems (Daleckii-Krein divided
-differences, finite when Ritz values repeat). Singular values at or below the rank tolerance
+differences, finite when Ritz values repeat). The extra memory is O((m + n)(k + N d)) besides
+the gradient itself: no m x n temporary is formed. Singular values at or below the rank tolerance
 count as zeros: they add nothing and pass no gradient (the minimal-norm subgradient).
 """
 from __future__ import annotations
@@ -52,21 +53,20 @@ class SpectralFunction:
     cut_zero: bool = False
 
 
-def _lambda_function(h: SpectralFunction, c: torch.Tensor, tol: torch.Tensor):
-    """f(lambda) = h(c sqrt(lambda)) and f'(lambda) on eigenvalues of X X^T, with the zero cut.
+def _lambda_function(h: SpectralFunction, tol: torch.Tensor):
+    """f(lambda) = h(sqrt(lambda)) and f'(lambda) on eigenvalues of X X^T, with the zero cut.
 
-    ``c`` and ``tol`` (broadcastable) are the scale of X and the rank tolerance in units of S's
-    singular values. Below it a node counts as a zero singular value (numerical rank): f = 0
+    ``tol`` (broadcastable) is the rank tolerance on singular values. Below it a node counts as a zero singular value (numerical rank): f = 0
     (h(0) = 0, or the cut of ``h.cut_zero``) and f' = 0 (the minimal-norm subgradient, finite
     for sqrt-type h).
     """
 
     def f(lam):
-        sigma = c * lam.clamp_min(0).sqrt()
+        sigma = lam.clamp_min(0).sqrt()
         return torch.where(sigma > tol, h.value(sigma), torch.zeros_like(sigma))
 
     def alive(lam):
-        return c * lam.clamp_min(0).sqrt() > tol
+        return lam.clamp_min(0).sqrt() > tol
 
     def fprime(lam):
         # clamp away from 0: f' of sqrt-type penalties is infinite there; the divided differences
@@ -74,8 +74,8 @@ def _lambda_function(h: SpectralFunction, c: torch.Tensor, tol: torch.Tensor):
         floor = torch.finfo(lam.dtype).eps * lam.abs().amax(-1, keepdim=True).clamp_min(torch.finfo(lam.dtype).tiny)
         lam = torch.maximum(lam, floor)
         root = lam.sqrt()
-        sigma = c * root
-        d = h.derivative(sigma) * c / (2 * root)
+        sigma = root
+        d = h.derivative(sigma) / (2 * root)
         return torch.where(sigma > tol, d, torch.zeros_like(d))
 
     return f, fprime, alive
@@ -142,35 +142,48 @@ def range_basis(X: torch.Tensor, Omega: torch.Tensor, power_iters: int) -> torch
         return _orth(Y)
 
 
-class _CachedProduct(torch.autograd.Function):
-    """X^T V for a fixed V whose product was already computed (``XtV``): returns it, and
-    backpropagates grad_X = V grad^T as one product."""
+class _Sketches(torch.autograd.Function):
+    """The differentiable part of the estimate, for fixed subspaces Q (*, m, k) and V (*, m, j):
+
+    Q^T X (*, k, n), X^T V (*, n, j) (already computed as ``XtV``: returned as is) and
+    ||X||_F^2 (*,). The backward forms the one m x n gradient Q g_1 + V g_2^T + 2 g_3 X in place.
+    """
 
     @staticmethod
-    def forward(ctx, X, V, XtV):
-        ctx.save_for_backward(V)
-        return XtV
+    def forward(ctx, X, Q, V, XtV):
+        ctx.save_for_backward(X, Q, V)
+        QtX = Q.mT @ X
+        fro2 = torch.linalg.vector_norm(X, dim=(-2, -1)).square()
+        return QtX, XtV, fro2
 
     @staticmethod
-    def backward(ctx, grad):
-        (V,) = ctx.saved_tensors
-        return V @ grad.mT, None, None
+    def backward(ctx, g_qtx, g_xtv, g_fro2):
+        X, Q, V = ctx.saved_tensors
+        *batch, m, n = X.shape
+        b = math.prod(batch)
+        grad = (Q @ g_qtx).reshape(b, m, n)
+        grad.baddbmm_(V.reshape(b, m, -1), g_xtv.reshape(b, n, -1).mT)
+        grad.addcmul_(X.reshape(b, m, n), (2 * g_fro2).reshape(b, 1, 1))
+        return grad.reshape(X.shape), None, None, None
 
 
 def lanczos_basis(X: torch.Tensor, V0: torch.Tensor, steps: int, Q: torch.Tensor | None = None,
-                  rtol: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  rtol: float | None = None, floor=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Lanczos vectors of A = P X X^T P (P = I - Q Q^T; Q = None: P = I) from the unit
     columns of V0 (*, m, N), which must lie in range(P).
 
     Returns the orthonormal basis (*, m, N * d) (column block j holds the j-th vectors of all
     N probes) and X^T times it (*, n, N * d), both without gradient. Full reorthogonalisation
     against the vectors of the same probe and against Q. A probe whose Krylov space is exhausted
-    (beta <= rtol * max |alpha|) stops there: its further vectors are zero and add a decoupled
-    zero block that carries no quadrature weight.
+    (beta <= max(rtol * max |alpha|, floor)) stops there: its further vectors are zero and add a
+    decoupled zero block that carries no quadrature weight. ``floor`` (broadcastable to (*, N)):
+    the rounding level of A v, eps ||X||_F^2 by default.
     """
     eps = torch.finfo(V0.dtype).eps
     rtol = 1e3 * eps if rtol is None else rtol
     with torch.no_grad():
+        if floor is None:
+            floor = eps * torch.linalg.vector_norm(X, dim=(-2, -1)).square()[..., None]
         basis, products = [V0], []
         V, V_prev, b_prev = V0, None, None
         amax = torch.zeros(V0.shape[:-2] + V0.shape[-1:], dtype=V0.dtype, device=V0.device)
@@ -187,8 +200,7 @@ def lanczos_basis(X: torch.Tensor, V0: torch.Tensor, steps: int, Q: torch.Tensor
             W = W - torch.einsum("...mnj,...nj->...mn", B, torch.einsum("...mnj,...mn->...nj", B, W))
             W = _deflate(Q, W)
             b = W.norm(dim=-2)
-            # X is scaled to ||X||_F = 1, so ||A|| <= 1 and eps is the rounding level of P A P v
-            ok = b > torch.clamp_min(rtol * amax, eps)
+            ok = b > torch.maximum(rtol * amax, torch.as_tensor(floor, dtype=b.dtype, device=b.device))
             V_next = torch.where(ok[..., None, :], W / torch.where(ok, b, 1.0)[..., None, :], 0.0)
             basis.append(V_next)
             V_prev, V, b_prev = V, V_next, torch.where(ok, b, 0.0)
@@ -226,13 +238,9 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_ite
     if m > n:
         raise ValueError(f"spectral_sum expects m <= n (work on the smaller Gram side), got {m} x {n}")
     rank_rtol = max(m, n) * torch.finfo(X.dtype).eps if rank_rtol is None else rank_rtol
-    c = torch.linalg.matrix_norm(X.detach(), "fro")  # (*,)
-    c = torch.where(torch.isfinite(c) & (c > 0), c, torch.ones_like(c))
-    Xn = X / c[..., None, None]
 
-    def exact_sum(theta):
-        """sum h(c theta) over the singular values theta (*, r) above the tolerance, and sigma_1."""
-        sigma = c[..., None] * theta
+    def exact_sum(sigma):
+        """sum h(sigma) over the singular values (*, r) above the tolerance, and sigma_1."""
         top = sigma[..., 0].detach()
         live = sigma > rank_rtol * top[..., None]
         # at or below the tolerance: zeros (numerical rank) that add nothing and pass no gradient
@@ -240,36 +248,36 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_ite
         return torch.where(live, vals, torch.zeros_like(vals)).sum(-1) + 0.0 * sigma.sum(-1), top
 
     if sketch + probes >= m:
-        value, _ = exact_sum(torch.linalg.svdvals(Xn))
+        value, _ = exact_sum(torch.linalg.svdvals(X))
         return value, torch.zeros_like(value.detach())
 
     Omega, G = _draw(X, sketch, probes, generator)
-    Xd = Xn.detach()
-    value, Q, top = X.new_zeros(X.shape[:-2]), None, None
-    if sketch > 0:
-        Q = range_basis(Xd, Omega, power_iters)
-        value, top = exact_sum(torch.linalg.svdvals(Q.mT @ Xn))
-
+    Xd = X.detach()
+    fro2 = torch.linalg.vector_norm(Xd, dim=(-2, -1)).square()
+    Q = range_basis(Xd, Omega, power_iters) if sketch > 0 else X.new_zeros(X.shape[:-2] + (m, 0))
     G = _deflate(Q, _deflate(Q, G))
-    V0 = G / G.norm(dim=-2, keepdim=True)
-    basis, XtV = lanczos_basis(Xd, V0, lanczos_steps, Q)  # (*, m | n, d N)
-    # T_i = V_i^T X X^T V_i, differentiable in X through the one product X^T V (subspaces fixed)
-    Y = _CachedProduct.apply(Xn, basis, XtV)
+    V0 = G / G.norm(dim=-2, keepdim=True).clamp_min(torch.finfo(X.dtype).tiny)
+    basis, XtV = lanczos_basis(Xd, V0, lanczos_steps, Q, floor=torch.finfo(X.dtype).eps * fro2[..., None])
+    QtX, Y, fro2 = _Sketches.apply(X, Q, basis, XtV)  # differentiable, the subspaces fixed
+
+    value, top = X.new_zeros(X.shape[:-2]), None
+    if sketch > 0:
+        value, top = exact_sum(torch.linalg.svdvals(QtX))
     Y = Y.unflatten(-1, (lanczos_steps, probes)).movedim(-1, -3)  # (*, N, n, d)
-    T = Y.mT @ Y
+    T = Y.mT @ Y  # T_i = V_i^T A V_i: the Lanczos matrix of probe i
     if top is None:  # no head: sigma_1 from the largest Ritz value
-        top = c * torch.linalg.eigvalsh(T.detach()).amax((-2, -1)).clamp_min(0).sqrt()
+        top = torch.linalg.eigvalsh(T.detach()).amax((-2, -1)).clamp_min(0).sqrt()
     tol = rank_rtol * top
-    f, fprime, alive = _lambda_function(h, c[..., None, None], tol[..., None, None])
-    dim = m - (0 if Q is None else Q.shape[-1])
+    f, fprime, alive = _lambda_function(h, tol[..., None, None])
+    dim = m - sketch
     samples = dim * gauss_quadrature(T, f, fprime, alive)  # (*, N)
     # Control variate: the same probes estimate tr(P A P) = ||X||_F^2 - ||Q^T X||_F^2, which
     # is known exactly (no products); subtract the fitted multiple of their error. Skipped where
     # the tail is below the rank tolerance or the rounding of that difference (nothing to fit).
     linear = dim * T[..., 0, 0]
-    known = Xn.square().sum((-2, -1)) - (0.0 if Q is None else (Q.mT @ Xn).square().sum((-2, -1)))
+    known = fro2 - QtX.square().sum((-2, -1))
     beta = _regression_slope(samples.detach(), linear.detach())
-    floor = torch.clamp_min(dim * (tol / c) ** 2, 1e3 * torch.finfo(X.dtype).eps)
+    floor = torch.maximum(dim * tol ** 2, 1e3 * torch.finfo(X.dtype).eps * fro2.detach())
     beta = torch.where(known.detach() > floor, beta, torch.zeros_like(beta))
     tail = (samples - beta[..., None] * (linear - known[..., None])).mean(-1)
     stderr = samples.detach().std(-1) / math.sqrt(probes) if probes > 1 else torch.full_like(tail.detach(), math.nan)
