@@ -20,14 +20,15 @@ from .registry import register
 __all__ = ["EDLRRSolver", "edlrr_regularizer"]
 
 
-def edlrr_regularizer(h, *, expansion: str = "taylor", order: int | None = None,
+def edlrr_regularizer(h, *, expansion: str | None = None, order: int | None = None,
                       scale: float | None = None, preset: str | None = None,
                       on_series_error: str = "warn", estimator_options: dict | None = None,
                       generator=None):
     """A function X -> R(X) (shape (*,)) with the EDLRR estimator of the core package.
 
     nuclear -> :func:`edlrr.nuclear_norm` (Proposition 4); schatten -> :func:`edlrr.schatten`
-    (Theorem 1); any other h -> :func:`edlrr.lrr` with the chosen series (Theorems 2-3).
+    (Theorem 1); any other h -> :func:`edlrr.lrr` with the chosen series (Theorems 2-3; None:
+    Taylor, or Lanczos quadrature with ``preset="fast"``).
     The weight of h (``h.params["lam"]``) multiplies the estimate. ``generator`` is shared by
     all calls, so every call draws fresh probes from one reproducible stream.
     """
@@ -66,16 +67,18 @@ class EDLRRSolver(AdamCompletion):
     penalty, penalty_params, lam, lr, steps, step_size, lr_decay, mask_gradient, tol
         See :class:`~._adam_loop.AdamCompletion`. ``"nuclear"`` uses Proposition 4,
         ``"schatten"`` Theorem 1, every other penalty the series of ``expansion``.
-    expansion : {"taylor", "laguerre"}
-        Series for a general h (paper's "T-" and "L-" variants).
+    expansion : {"taylor", "laguerre", "quadrature"} or None
+        Series for a general h (paper's "T-" and "L-" variants); None: Taylor, or Lanczos
+        quadrature (the only one) with ``preset="fast"``.
     order, scale : int or None, float or None
         Series order and argument scale (None: the core's defaults).
-    preset : {"paper", "released"} or None
+    preset : {"paper", "released", "fast"} or None
         Estimator recipe of the core (None: ``"paper"``; ``"released"``: the authors' internals
-        and 20,000 probes).
+        and 20,000 probes; ``"fast"``: deflated Lanczos quadrature, :mod:`edlrr.krylov`).
     estimator_options : dict
         Passed through to the estimator: ``probes``, ``sqrt_iters``, ``pinv_iters``, ``project``,
-        ``internals``, ``probe_kind``, ``tikhonov``, ``side``.
+        ``internals``, ``probe_kind``, ``tikhonov``, ``side``, ``sketch``, ``power_iters``,
+        ``lanczos_steps``.
     on_series_error : {"warn", "raise", "ignore"}
         What the core does when the truncated series is inaccurate at the singular values.
     seed : int
@@ -91,7 +94,7 @@ class EDLRRSolver(AdamCompletion):
     name = "edlrr"
     test_params = {"steps": 1500, "lr": 0.1, "estimator_options": {"probes": 256}}
 
-    expansion: str = "taylor"
+    expansion: str | None = None
     order: int | None = None
     scale: float | None = None
     preset: str | None = None
@@ -101,11 +104,12 @@ class EDLRRSolver(AdamCompletion):
 
     def _check_params(self) -> None:
         super()._check_params()
-        check_choice(self.expansion, "expansion", ("taylor", "laguerre"))
+        if self.expansion is not None:
+            check_choice(self.expansion, "expansion", ("taylor", "laguerre", "quadrature"))
         if self.order is not None:
             check_int(self.order, "order", minimum=0)
         if self.preset is not None:
-            check_choice(self.preset, "preset", ("paper", "released"))
+            check_choice(self.preset, "preset", ("paper", "released", "fast"))
         check_choice(self.on_series_error, "on_series_error", ("warn", "raise", "ignore"))
         check_int(self.seed, "seed", minimum=0)
         from edlrr import estimators

@@ -23,7 +23,7 @@ from .report import write_report
 from .sweep import CellStore, atomic_write_text, run_sweep
 from .table import load_table, write_table
 
-EXPERIMENTS = ["theory", "completion", "recovery", "ratings", "video", "denoise"]
+EXPERIMENTS = ["theory", "completion", "recovery", "ratings", "video", "denoise", "fast"]
 """Experiments in the order ``run`` executes them."""
 
 DEFAULT_OUT = Path("results") / "scratch"

@@ -133,7 +133,7 @@ class CellStore:
         return out
 
 
-class _PeakMemory:
+class PeakMemory:
     """Peak memory of a block: CUDA allocator peak on a GPU, else resident-set peak sampled
     every few milliseconds (above the RSS at entry), in MiB."""
 
@@ -201,7 +201,7 @@ def execute_cell(cell_dict: dict, threads: int | None = None, device: str = "cpu
     started = time.time()
     status, error, metrics = "ok", None, {}
     t0 = time.perf_counter()
-    mem = _PeakMemory(device)
+    mem = PeakMemory(device)
     try:
         kwargs = {}
         if artifacts_root is not None and "artifacts" in inspect.signature(module.run_cell).parameters:

@@ -155,7 +155,7 @@ images = ["astronaut"]
 size = 24
 reps = 1
 masks = [{ mask = "drop", drop = 0.5 }, { mask = "text" }]
-methods = ["EDLRR nuclear", "EDLRR T-gamma", "SVD-autograd nuclear", "SVT"]
+methods = ["EDLRR nuclear", "EDLRR T-gamma", "EDLRR-fast nuclear", "SVD-autograd nuclear", "SVT"]
 [completion.overrides]
 edlrr = { steps = 20, step_size = 10, estimator_options = { probes = 8, pinv_iters = 5, sqrt_iters = 5 } }
 svd-autograd = { steps = 20, step_size = 10 }
@@ -219,6 +219,38 @@ patch = 16
 lr = 1e-3
 lam = 1e-4
 probes = 2
+""",
+    "fast": """
+[fast.speed]
+sizes = [96]
+spectra = ["gaussian", "power"]
+methods = ["fast"]
+seeds = 2
+[fast.xtrace]
+n = 90
+spectra = ["flat", "rank20"]
+functionals = ["rank", "nuclear"]
+seeds = 2
+[fast.xtrace.budgets]
+"budget-100 A" = { sketch = 30, power_iters = 0, probes = 2, lanczos_steps = 10 }
+[fast.pareto]
+sizes = [96]
+spectra = ["power"]
+seeds = 2
+paper_probes = [8]
+paper_iters = [5]
+fast_probes = [4]
+fast_sketch = [16]
+fast_steps = [5]
+[fast.released]
+image = "astronaut"
+size = 24
+seeds = 1
+[fast.penalty]
+images = ["astronaut"]
+size = 96
+seeds = 1
+penalties = [["laplace", 1.0]]
 """,
 }
 

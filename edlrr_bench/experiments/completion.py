@@ -34,6 +34,12 @@ METHODS = {
                                 "expansion": "laguerre"}, "L-gamma"),
     "EDLRR L-Lap": ("edlrr", {"penalty": "laplace", "penalty_params": {"gamma": 500.0},
                               "expansion": "laguerre"}, "L-Lap"),
+    # ours (issue 7): the same Adam loop with the "fast" estimator (deflated Lanczos quadrature)
+    "EDLRR-fast nuclear": ("edlrr", {"penalty": "nuclear", "preset": "fast"}, None),
+    "EDLRR-fast gamma": ("edlrr", {"penalty": "gamma_nuclear", "penalty_params": {"gamma": 500.0},
+                                   "preset": "fast"}, None),
+    "EDLRR-fast Lap": ("edlrr", {"penalty": "laplace", "penalty_params": {"gamma": 500.0},
+                                 "preset": "fast"}, None),
     "SVD-autograd nuclear": ("svd-autograd", {"penalty": "nuclear"}, None),
     "SVD-autograd gamma": ("svd-autograd", {"penalty": "gamma_nuclear", "penalty_params": {"gamma": 500.0}}, None),
     "SVD-autograd Lap": ("svd-autograd", {"penalty": "laplace", "penalty_params": {"gamma": 500.0}}, None),
@@ -65,9 +71,11 @@ def cells(cfg: dict) -> list[Cell]:
                 if label not in METHODS:
                     raise ValueError(f"unknown completion method {label!r}; known: {sorted(METHODS)}")
                 solver, params, _ = METHODS[label]
-                if solver == "edlrr" and "edlrr_masks" in cfg and mask_label(ds) not in cfg["edlrr_masks"]:
-                    continue  # the estimator is slow on a CPU: the preset may run it on fewer masks
-                params = {**params, **cfg.get("overrides", {}).get(solver, {})}
+                fast = params.get("preset") == "fast"
+                if solver == "edlrr" and not fast and "edlrr_masks" in cfg and mask_label(ds) not in cfg["edlrr_masks"]:
+                    continue  # the paper's estimator is slow on a CPU: the preset may run it on fewer masks
+                # the fast estimator keeps its own settings: it takes the overrides of "edlrr-fast"
+                params = {**params, **cfg.get("overrides", {}).get("edlrr-fast" if fast else solver, {})}
                 for rep in range(cfg["reps"]):
                     out.append(Cell(NAME, label, {**ds, "seed": rep}, {"solver": solver, **params}, rep=rep,
                                     version=VERSION))
@@ -98,7 +106,9 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
     lines = ["## completion: EDLRR Table 1 (image inpainting)", "",
              f"Data: {src}; {cfg['reps']} seed(s) per cell (mask and probes). PSNR on the missing pixels as the "
              "authors compute it (MSE over the missing entries); the paper's Table 1 is on the authors' 8 images "
-             "with their masks, so the paper's numbers are comparable only under `--images`.", ""]
+             "with their masks, so the paper's numbers are comparable only under `--images`."
+             + (f" Smaller than the paper: the paper's estimator (EDLRR ...) ran on masks {cfg['edlrr_masks']} only "
+                "(CPU budget); the paper runs it on every mask." if "edlrr_masks" in cfg else ""), ""]
     claims = []
     if ok.empty:
         return "\n".join(lines + ["No finished cells.", ""]), claims

@@ -1,0 +1,496 @@
+"""Experiment ``fast``: the fast estimator (``preset="fast"``, :mod:`edlrr.krylov`) against
+exact SVD-autograd and against the paper's recipes (issue 7's bar, measured).
+
+Parts (``param_part``):
+
+* ``speed``: nuclear norm forward+backward at large n on three spectra (Gaussian full rank;
+  rank 50 with singular values 1 plus Gaussian noise of spectral norm 1e-2; sigma_i = 1/i),
+  each estimator over ``seeds`` probe seeds: time, extra peak memory, value error, gradient
+  cosine against U V^T, and the coverage of its 95% interval. ``svdvals`` is timed in the same
+  process on the same matrix.
+* ``xtrace``: the six test spectra of XTrace (Epperly, Tropp & Webber 2023, n = 1000) plus an
+  exactly rank-20 matrix: mean relative error of rank, nuclear norm and Schatten-p with a fixed
+  budget of products by S or S^T, against plain Hutchinson with a large budget.
+* ``pareto``: the paper-faithful estimator over a grid of (N, k1 = k2, size) and the fast
+  estimator over a grid of (N, sketch, d): time and value/gradient error of each, and for every
+  paper configuration the fast configurations that are at least as fast and as accurate; the
+  authors' released recipe (20,000 probes, 5,000 terms) against the fast preset.
+* ``penalty``: gamma-nuclear and Laplace at the singular values of the completion images with
+  small gamma (where their Taylor series diverge): Lanczos quadrature against Taylor/Laguerre.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import gc
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+import edlrr
+
+from ..datasets import get_dataset
+from ..sweep import Cell, PeakMemory
+
+NAME = "fast"
+VERSION = 1
+
+FAST_VARIANTS = {
+    # the preset, and a leaner configuration on the same path
+    "fast": {},
+    "fast-lean": {"probes": 8, "lanczos_steps": 10},
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# matrices
+# ---------------------------------------------------------------------------------------------
+
+def _orthonormal(n: int, r: int, g: torch.Generator) -> torch.Tensor:
+    return torch.linalg.qr(torch.randn(n, r, generator=g, dtype=torch.float64)).Q
+
+
+def spectrum_values(name: str, n: int) -> torch.Tensor | None:
+    """Singular values of the named test spectrum (None: i.i.d. Gaussian entries)."""
+    i = torch.arange(1, n + 1, dtype=torch.float64)
+    top = math.ceil(n / 20)
+    table = {
+        "power": 1.0 / i,
+        # XTrace's test matrices (tests/basic_tests.m of their code), as singular values
+        "flat": torch.linspace(1, 3, n, dtype=torch.float64),
+        "poly": i ** -2.0,
+        "slowexp": 0.9 ** (i - 1),
+        "fastexp": 0.7 ** (i - 1),
+        "smallstep": torch.where(i <= top, 1.0, 1e-3).double(),
+        "bigstep": torch.where(i <= top, 1.0, 1e-8).double(),
+        "rank20": torch.where(i <= 20, 1.0 + (20 - i) / 20, 0.0).double(),
+    }
+    if name == "gaussian" or name == "lowrank_noise":
+        return None
+    if name not in table:
+        raise ValueError(f"unknown spectrum {name!r}; known: gaussian, lowrank_noise, {', '.join(table)}")
+    return table[name]
+
+
+@functools.lru_cache(maxsize=2)
+def test_matrix(name: str, n: int, seed: int = 0) -> torch.Tensor:
+    """A seeded n x n float64 matrix with the named spectrum (cached: the big ones take seconds)."""
+    g = torch.Generator().manual_seed(seed)
+    if name == "gaussian":
+        return torch.randn(n, n, generator=g, dtype=torch.float64)
+    if name == "lowrank_noise":
+        U, V = _orthonormal(n, 50, g), _orthonormal(n, 50, g)
+        E = torch.randn(n, n, generator=g, dtype=torch.float64)
+        E *= 1e-2 / torch.linalg.matrix_norm(E, ord=2)
+        return torch.addmm(E, U, V.mT)
+    s = spectrum_values(name, n)
+    return (_orthonormal(n, n, g) * s) @ _orthonormal(n, n, g).mT
+
+
+@functools.lru_cache(maxsize=2)
+def _exact(name: str, n: int) -> dict:
+    """Exact nuclear norm and gradient (svdvals autograd) of the test matrix, with the time."""
+    S = test_matrix(name, n).clone().requires_grad_(True)
+    t0 = time.perf_counter()
+    value = torch.linalg.svdvals(S).sum()
+    value.backward()
+    return {"value": float(value.detach()), "grad": S.grad, "seconds": time.perf_counter() - t0}
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-300))
+
+
+def products(settings, m: int) -> int:
+    """Products by S or S^T of one ``internals="krylov"`` estimate (0: the exact path)."""
+    k, q, N, d = settings.sketch, settings.power_iters, settings.probes, settings.lanczos_steps
+    if k + N >= m:
+        return 0
+    return (2 * k * (q + 1) if k else 0) + 2 * N * d
+
+
+def _release_memory():
+    gc.collect()
+    try:
+        import ctypes
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# cells
+# ---------------------------------------------------------------------------------------------
+
+def cells(cfg: dict) -> list[Cell]:
+    out = []
+    sp = cfg["speed"]
+    for n in sp["sizes"]:
+        for spectrum in sp["spectra"]:
+            ds = {"name": "test_matrix", "spectrum": spectrum, "n": n}
+            out.append(Cell(NAME, "svdvals", ds, {"part": "speed", "reps": sp.get("timing_reps", 1)},
+                            version=VERSION))
+            for label in sp["methods"]:
+                out.append(Cell(NAME, label, ds, {"part": "speed", "options": FAST_VARIANTS[label],
+                                                  "seeds": sp["seeds"]}, version=VERSION))
+    xt = cfg["xtrace"]
+    for spectrum in xt["spectra"]:
+        ds = {"name": "test_matrix", "spectrum": spectrum, "n": xt["n"]}
+        for label, options in xt["budgets"].items():
+            for functional in xt["functionals"]:
+                out.append(Cell(NAME, label, ds, {"part": "xtrace", "options": options, "functional": functional,
+                                                  "seeds": xt["seeds"]}, version=VERSION))
+    pa = cfg["pareto"]
+    for n in pa["sizes"]:
+        for spectrum in pa["spectra"]:
+            ds = {"name": "test_matrix", "spectrum": spectrum, "n": n}
+            for N in pa["paper_probes"]:
+                for k in pa["paper_iters"]:
+                    out.append(Cell(NAME, "paper", ds, {"part": "pareto", "seeds": pa["seeds"], "options": dict(
+                        preset="paper", probes=N, pinv_iters=k, sqrt_iters=k)}, version=VERSION))
+            for N in pa["fast_probes"]:
+                for k in pa["fast_sketch"]:
+                    for d in pa["fast_steps"]:
+                        out.append(Cell(NAME, "fast", ds, {"part": "pareto", "seeds": pa["seeds"], "options": dict(
+                            preset="fast", probes=N, sketch=k, lanczos_steps=d)}, version=VERSION))
+    rel = cfg.get("released")
+    if rel:
+        ds = {"name": "image_matrix", "image": rel["image"], "size": rel["size"]}
+        for label, options in (("released", {"preset": "released"}), ("fast", {"preset": "fast"})):
+            out.append(Cell(NAME, label, ds, {"part": "released", "seeds": rel["seeds"], "options": options},
+                            version=VERSION))
+    pe = cfg["penalty"]
+    for image in pe["images"]:
+        ds = {"name": "image_matrix", "image": image, "size": pe["size"]}
+        for name, gamma in pe["penalties"]:
+            for label, kw in (("fast", {"preset": "fast"}),
+                              ("paper taylor", {"expansion": "taylor", "on_series_error": "ignore"}),
+                              ("paper laguerre", {"expansion": "laguerre", "on_series_error": "ignore"})):
+                out.append(Cell(NAME, label, ds, {"part": "penalty", "penalty": name, "gamma": gamma,
+                                                  "options": kw, "seeds": pe["seeds"]}, version=VERSION))
+    return out
+
+
+def _image_matrix(ds: dict) -> torch.Tensor:
+    """The RGB channels (3, size, size) of an embedded completion image, float64 in [0, 1]."""
+    problem = get_dataset("image_inpainting", image=ds["image"], size=ds["size"], mask="drop", drop=0.5,
+                          seed=0)
+    return problem.truth.to(torch.float64)
+
+
+def run_cell(cell: Cell, device: str = "cpu") -> dict:
+    part = cell.params["part"]
+    return {"speed": _run_speed, "xtrace": _run_xtrace, "pareto": _run_pareto, "released": _run_released,
+            "penalty": _run_penalty}[part](cell, device)
+
+
+def _timed_grad(fn, S):
+    X = S.detach().clone().requires_grad_(True)
+    t0 = time.perf_counter()
+    out = fn(X)
+    value, stderr = out if isinstance(out, tuple) else (out, None)
+    value.backward()
+    return time.perf_counter() - t0, float(value), (None if stderr is None else float(stderr)), X.grad
+
+
+def _run_speed(cell, device):
+    ds = cell.dataset
+    n, spectrum = ds["n"], ds["spectrum"]
+    if cell.method == "svdvals":
+        _release_memory()
+        mem = PeakMemory(device)
+        with mem:
+            ex = _exact(spectrum, n) if device == "cpu" else None
+        times = [ex["seconds"]]
+        S = test_matrix(spectrum, n)
+        for _ in range(cell.params.get("reps", 1) - 1):
+            times.append(_timed_grad(lambda X: torch.linalg.svdvals(X).sum(), S)[0])
+        return {"seconds_median": float(np.median(times)), "extra_peak_mib": mem.peak_mib,
+                "value_relerr_median": 0.0, "grad_cosine_median": 1.0, "products": 0}
+    S = test_matrix(spectrum, n).to(device)
+    ex = _exact(spectrum, n)
+    options = {"preset": "fast", **cell.params["options"]}
+    settings = edlrr.resolve_settings(**options)
+    fn = lambda X, s: edlrr.nuclear_norm(X, generator=s, return_stderr=True, **options)  # noqa: E731
+    rows = []
+    for s in range(cell.params["seeds"]):
+        _release_memory()
+        mem = PeakMemory(device)
+        with mem:
+            t, v, se, g = _timed_grad(lambda X: fn(X, s), S)
+        err = abs(v - ex["value"]) / ex["value"]
+        rows.append((t, err, _cosine(g.cpu(), ex["grad"]), abs(v - ex["value"]) <= 1.96 * se, mem.peak_mib))
+        del g
+    t, err, cos, covered, peak = map(np.array, zip(*rows))
+    return {"seconds_median": float(np.median(t)), "extra_peak_mib": float(np.median(peak)),
+            "value_relerr_median": float(np.median(err)), "value_relerr_max": float(err.max()),
+            "grad_cosine_median": float(np.median(cos)), "coverage_95": float(covered.mean()),
+            "products": products(settings, n)}
+
+
+def _xtrace_truth(spectrum: str, n: int, functional: str) -> float:
+    s = spectrum_values(spectrum, n)
+    if functional == "rank":
+        return float(edlrr.exact.rank(test_matrix(spectrum, n)))
+    p = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}[functional]
+    return float((s[s > 0] ** p).sum())
+
+
+def _functional(functional: str):
+    if functional == "rank":
+        return lambda S, **kw: edlrr.rank(S, **kw)
+    p = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}[functional]
+    return lambda S, **kw: edlrr.schatten(S, p, **kw)
+
+
+def _run_xtrace(cell, device):
+    ds = cell.dataset
+    S = test_matrix(ds["spectrum"], ds["n"]).to(device)
+    truth = _xtrace_truth(ds["spectrum"], ds["n"], cell.params["functional"])
+    fn = _functional(cell.params["functional"])
+    options = {"preset": "fast", **cell.params["options"]}
+    errs = [abs(float(fn(S, generator=s, **options)) - truth) / truth for s in range(cell.params["seeds"])]
+    return {"truth": truth, "value_relerr_mean": float(np.mean(errs)), "value_relerr_max": float(np.max(errs)),
+            "products": products(edlrr.resolve_settings(**options), ds["n"])}
+
+
+def _accuracy(S, fn, seeds, exact_value, exact_grad):
+    t, err, cos = [], [], []
+    for s in range(seeds):
+        ti, v, _, g = _timed_grad(lambda X: fn(X, s), S)
+        t.append(ti)
+        err.append(abs(v - exact_value) / exact_value)
+        cos.append(_cosine(g, exact_grad))
+    return {"seconds_median": float(np.median(t)), "value_relerr_median": float(np.median(err)),
+            "grad_cosine_median": float(np.median(cos))}
+
+
+def _run_pareto(cell, device):
+    ds = cell.dataset
+    S = test_matrix(ds["spectrum"], ds["n"]).to(device)
+    ex = _exact(ds["spectrum"], ds["n"])
+    options = cell.params["options"]
+    fn = lambda X, s: edlrr.nuclear_norm(X, generator=s, **options)  # noqa: E731
+    return _accuracy(S, fn, cell.params["seeds"], ex["value"], ex["grad"].to(device))
+
+
+def _run_released(cell, device):
+    S = _image_matrix(cell.dataset).mean(0).to(device)  # the grayscale image, as the authors' demo
+    X = S.clone().requires_grad_(True)
+    exact = torch.linalg.svdvals(X).sum()
+    exact.backward()
+    options = cell.params["options"]
+    fn = lambda X, s: edlrr.nuclear_norm(X, generator=s, **options)  # noqa: E731
+    return _accuracy(S, fn, cell.params["seeds"], float(exact), X.grad)
+
+
+def _run_penalty(cell, device):
+    S = _image_matrix(cell.dataset).to(device)  # (3, size, size): the completion image's channels
+    h = edlrr.penalty(cell.params["penalty"], gamma=cell.params["gamma"])
+    truth = float(edlrr.exact.lrr(S, h).sum())
+    sv = edlrr.exact.singular_values(S)
+    errs = []
+    for s in range(cell.params["seeds"]):
+        errs.append(abs(float(edlrr.lrr(S, h, generator=s, **cell.params["options"]).sum()) - truth) / truth)
+    radius = h.radius if math.isfinite(h.radius) else None  # None: entire (converges everywhere)
+    return {"truth": truth, "sigma_max": float(sv.max()), "taylor_radius": radius,
+            "value_relerr_median": float(np.median(errs)), "value_relerr_max": float(np.max(errs))}
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------
+
+def _fmt_options(o) -> str:
+    if isinstance(o, str):  # read back from the CSV
+        try:
+            o = ast.literal_eval(o)
+        except (ValueError, SyntaxError):
+            return o
+    if not isinstance(o, dict):
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in sorted(o.items()) if k != "preset") or "preset"
+
+
+def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
+    ok = df[df.status == "ok"].copy()
+    lines = ["## fast: the fast estimator against exact SVD-autograd and the paper (beyond the paper)", "",
+             "`preset=\"fast\"`: deflated stochastic Lanczos quadrature (`edlrr.krylov`: k = 64 directions "
+             "deflated after one power iteration, N = 16 sphere probes x d = 15 Lanczos steps on the rest, "
+             "a control variate from the exact Frobenius norm). Times are forward + backward, measured in one "
+             "process side by side with `torch.linalg.svdvals` on the same matrix, "
+             f"{int(df.threads.dropna().iloc[0]) if 'threads' in df and df.threads.notna().any() else '?'} "
+             "torch thread(s).", ""]
+    claims = []
+    if ok.empty:
+        return "\n".join(lines + ["No finished cells.", ""]), claims
+    for col in ("param_options",):
+        if col in ok:
+            ok["options"] = ok[col].map(_fmt_options)
+    lines += _speed_section(ok, cfg, plot, claims)
+    lines += _xtrace_section(ok, cfg, claims)
+    lines += _pareto_section(ok, cfg, claims)
+    lines += _penalty_section(ok, cfg, claims)
+    return "\n".join(lines), claims
+
+
+def _speed_section(ok, cfg, plot, claims):
+    d = ok[ok.param_part == "speed"]
+    if d.empty:
+        return []
+    ref = d[d.method == "svdvals"].set_index(["dataset_n", "dataset_spectrum"])
+    rows = []
+    for _, r in d[d.method != "svdvals"].iterrows():
+        key = (r.dataset_n, r.dataset_spectrum)
+        if key not in ref.index:
+            continue
+        e = ref.loc[key]
+        rows.append({"n": r.dataset_n, "spectrum": r.dataset_spectrum, "method": r.method,
+                     "products": int(r.products), "svdvals s": e.seconds_median, "fast s": r.seconds_median,
+                     "speed-up": e.seconds_median / r.seconds_median,
+                     "value rel. err (median)": r.value_relerr_median, "(max)": r.value_relerr_max,
+                     "grad cosine": r.grad_cosine_median, "95% CI coverage": r.coverage_95,
+                     "extra MiB svdvals": e.extra_peak_mib, "extra MiB fast": r.extra_peak_mib})
+    if not rows:
+        return []
+    tab = pd.DataFrame(rows).sort_values(["n", "spectrum", "method"])
+    seeds = cfg["speed"]["seeds"]
+    lines = ["### Speed, accuracy and memory at large n (nuclear norm)", "",
+             f"Median over {seeds} probe seeds; value error against `svdvals`, gradient cosine against the exact "
+             "U V^T (its autograd), coverage of value +- 1.96 standard errors, extra peak resident memory of one "
+             "forward + backward above the memory at its start (sampled every 5 ms).", "",
+             tab.to_markdown(index=False, floatfmt=".3g"), ""]
+    lines.append(plot.barplot(tab.assign(case=tab.spectrum + " " + tab.n.astype(str)), x="case", y="speed-up",
+                              hue="method", name="fast_speedup", title="speed-up over svdvals (forward+backward)"))
+    pre = tab[tab.method == "fast"]
+    for n, need in ((2048, 5.0), (4096, 10.0)):
+        g = pre[pre.n == n]
+        if g.empty:
+            continue
+        passed = bool(((g["speed-up"] >= need) & (g["value rel. err (median)"] <= 0.01)).all())
+        claims.append({"claim": f"issue 7: nuclear norm within 1% at >= {need:g}x the speed of svdvals (n = {n})",
+                       "paper": "(ours)",
+                       "measured": "; ".join(f"{r.spectrum}: {r['speed-up']:.1f}x, {r['value rel. err (median)']:.2%}"
+                                             for _, r in g.iterrows()),
+                       "verdict": "reproduced" if passed else "not reproduced"})
+        mem_ok = bool((g["extra MiB fast"] <= g["extra MiB svdvals"] * (0.25 if n >= 4096 else 1.0)).all())
+        claims.append({"claim": f"issue 7: extra peak memory <= {'1/4 of ' if n >= 4096 else ''}svdvals' (n = {n})",
+                       "paper": "(ours)",
+                       "measured": "; ".join(f"{r.spectrum}: {r['extra MiB fast']:.0f} vs {r['extra MiB svdvals']:.0f} MiB"
+                                             for _, r in g.iterrows()),
+                       "verdict": "reproduced" if mem_ok else "not reproduced"})
+    cov = pre["95% CI coverage"]
+    claims.append({"claim": "issue 7: 95% interval (value +- 1.96 stderr) covers the truth in >= 90% of trials",
+                   "paper": "(ours)", "measured": f"coverage {cov.min():.0%} ... {cov.max():.0%}",
+                   "verdict": "reproduced" if bool((cov >= 0.9).all()) else "not reproduced"})
+    cos = pre[pre.spectrum != "gaussian"]["grad cosine"]
+    claims.append({"claim": "issue 7: gradient cosine >= 0.99 vs exact U V^T (low-rank + noise, power-law)",
+                   "paper": "(ours)", "measured": f"{cos.min():.3f} ... {cos.max():.3f}",
+                   "verdict": "reproduced" if bool((cos >= 0.99).all()) else "not reproduced"})
+    return lines
+
+
+def _xtrace_section(ok, cfg, claims):
+    d = ok[ok.param_part == "xtrace"]
+    if d.empty:
+        return []
+    tab = d.pivot_table(index=["dataset_spectrum", "param_functional"], columns="method",
+                        values="value_relerr_mean").reset_index()
+    tab = tab.rename(columns={"dataset_spectrum": "spectrum", "param_functional": "functional"})
+    budget = d.groupby("method").products.max()
+    lines = ["### XTrace's test spectra (n = %d): mean relative error for a budget of products" % cfg["xtrace"]["n"],
+             "", "Products by S or S^T per estimate: " + ", ".join(f"{m}: {int(b)}" for m, b in budget.items())
+             + f". Mean over {cfg['xtrace']['seeds']} seeds. rank20 is exactly rank 20 (sketch r + 10 = 30 in the "
+             "budget configurations).", "", tab.to_markdown(index=False, floatfmt=".2e"), ""]
+    small = [m for m, b in budget.items() if b <= 100]
+    if small:
+        # one fixed configuration must do it on every spectrum (no choice per spectrum)
+        sub = d[d.method.isin(small)]
+        general = sub[sub.dataset_spectrum != "rank20"].groupby("method").value_relerr_mean.max()
+        best = general.idxmin()
+        claims.append({"claim": "issue 7: <= 1% mean error for rank, nuclear, Schatten-p with <= 100 products "
+                                "on every XTrace spectrum (one configuration)", "paper": "(ours)",
+                       "measured": f"best configuration {best}: worst error {general.min():.2e}",
+                       "verdict": "reproduced" if general.min() <= 0.01 else "not reproduced"})
+        decay = sub[sub.dataset_spectrum.isin(["fastexp", "smallstep", "bigstep"])]
+        worst = decay.groupby("method").value_relerr_mean.max()
+        if not worst.empty:
+            claims.append({"claim": "issue 7: <= 1e-4 on the fast-decay and step spectra (<= 100 products, one "
+                                    "configuration)", "paper": "(ours)",
+                           "measured": f"best configuration {worst.idxmin()}: worst error {worst.min():.2e}",
+                           "verdict": "reproduced" if worst.min() <= 1e-4 else "not reproduced"})
+        r20 = sub[sub.dataset_spectrum == "rank20"].groupby("method").value_relerr_max.max()
+        if not r20.empty:
+            claims.append({"claim": "issue 7: exactly rank-r: rank exact, spectral sums within 1e-8 (r + 10 columns)",
+                           "paper": "(ours)", "measured": f"{r20.idxmin()}: worst relative error {r20.min():.1e}",
+                           "verdict": "reproduced" if r20.min() <= 1e-8 else "not reproduced"})
+    return lines
+
+
+def _pareto_section(ok, cfg, claims):
+    lines = []
+    d = ok[ok.param_part == "pareto"]
+    if not d.empty:
+        rows = []
+        fast = d[d.method == "fast"]
+        for _, p in d[d.method == "paper"].iterrows():
+            same = fast[(fast.dataset_n == p.dataset_n) & (fast.dataset_spectrum == p.dataset_spectrum)]
+            dom = same[(same.seconds_median <= p.seconds_median) &
+                       (same.value_relerr_median <= p.value_relerr_median) &
+                       (same.grad_cosine_median >= p.grad_cosine_median)]
+            best = dom.sort_values("seconds_median").iloc[0] if not dom.empty else None
+            rows.append({"n": p.dataset_n, "spectrum": p.dataset_spectrum, "paper config": p.options,
+                         "paper s": p.seconds_median, "paper err": p.value_relerr_median,
+                         "paper cos": p.grad_cosine_median,
+                         "fastest dominating fast config": best.options if best is not None else "none",
+                         "fast s": best.seconds_median if best is not None else float("nan"),
+                         "fast err": best.value_relerr_median if best is not None else float("nan"),
+                         "fast cos": best.grad_cosine_median if best is not None else float("nan")})
+        tab = pd.DataFrame(rows)
+        lines += ["### Against the paper-faithful estimator (Pareto)", "",
+                  "For every configuration of the paper's estimator (nuclear norm, median over seeds), the fastest "
+                  "fast configuration that is at least as fast, at least as accurate in value and at least as "
+                  "well aligned in gradient (cosine with U V^T).", "",
+                  tab.to_markdown(index=False, floatfmt=".3g"), ""]
+        n_dom = int((tab["fastest dominating fast config"] != "none").sum())
+        claims.append({"claim": "issue 7: every paper configuration is dominated by a fast one (time, value, gradient)",
+                       "paper": "(ours)", "measured": f"{n_dom} of {len(tab)} dominated",
+                       "verdict": "reproduced" if n_dom == len(tab) else "not reproduced"})
+    r = ok[ok.param_part == "released"]
+    if {"released", "fast"} <= set(r.method):
+        rel, fa = r[r.method == "released"].iloc[0], r[r.method == "fast"].iloc[0]
+        ratio = rel.seconds_median / fa.seconds_median
+        lines += ["### Against the authors' released recipe", "",
+                  f"{cfg['released']['image']} {cfg['released']['size']}^2 (grayscale, the authors' demo): released "
+                  f"(20,000 probes, 5,000 terms) {rel.seconds_median:.2f} s, error {rel.value_relerr_median:.2%}, "
+                  f"gradient cosine {rel.grad_cosine_median:.3f}; fast {fa.seconds_median:.4f} s, error "
+                  f"{fa.value_relerr_median:.2%}, cosine {fa.grad_cosine_median:.3f}: {ratio:.0f}x faster.", ""]
+        claims.append({"claim": "issue 7: >= 100x faster than the released recipe at equal or better error",
+                       "paper": "(ours)", "measured": f"{ratio:.0f}x, {fa.value_relerr_median:.2%} vs "
+                                                      f"{rel.value_relerr_median:.2%}",
+                       "verdict": "reproduced" if ratio >= 100 and fa.value_relerr_median <= rel.value_relerr_median
+                       else "not reproduced"})
+    return lines
+
+
+def _penalty_section(ok, cfg, claims):
+    d = ok[ok.param_part == "penalty"]
+    if d.empty:
+        return []
+    d = d.assign(penalty=d.param_penalty + "(gamma=" + d.param_gamma.astype(str) + ")")
+    d = d.assign(taylor_radius=d.taylor_radius.fillna(float("inf")))
+    tab = d.pivot_table(index=["dataset_image", "penalty", "sigma_max", "taylor_radius"], columns="method",
+                        values="value_relerr_median").reset_index().rename(columns={"dataset_image": "image"})
+    lines = ["### Penalties whose Taylor series diverges (completion images)", "",
+             f"R(S) = sum h(sigma) over the RGB channels of the {cfg['penalty']['size']}^2 completion images, median "
+             "relative error over seeds. The Taylor series at 0 converges only for sigma < radius; "
+             "`fast` evaluates h at Ritz values (no series).", "", tab.to_markdown(index=False, floatfmt=".3g"), ""]
+    f = d[d.method == "fast"].value_relerr_median
+    claims.append({"claim": "issue 7: gamma-nuclear / Laplace accurate to 1e-3 where Taylor diverges",
+                   "paper": "(ours)", "measured": f"fast: {f.min():.1e} ... {f.max():.1e}",
+                   "verdict": "reproduced" if bool((f <= 1e-3).all()) else "not reproduced"})
+    return lines
