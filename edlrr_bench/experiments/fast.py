@@ -194,7 +194,7 @@ def _timed_grad(fn, S):
     out = fn(X)
     value, stderr = out if isinstance(out, tuple) else (out, None)
     value.backward()
-    return time.perf_counter() - t0, float(value), (None if stderr is None else float(stderr)), X.grad
+    return time.perf_counter() - t0, float(value.detach()), (None if stderr is None else float(stderr)), X.grad
 
 
 def _run_speed(cell, device):
