@@ -189,7 +189,7 @@ VARIANTS = {
     # the release exactly as shipped: N = 20,000 probes, 5,000 series terms (only at 128x128)
     "released_preset": lambda N, k1, k2: dict(preset="released"),
     # deflated stochastic Lanczos quadrature (internals="krylov", edlrr.krylov) as the "fast"
-    # preset sets it up (sketch k = 64, power_iters q = 1, lanczos_steps d = 15) with the grid's
+    # preset sets it up (sketch k = 64, power_iters q = 1, lanczos_steps d = 30) with the grid's
     # N as its probes. It has no k1, k2: both are ignored (the classes that sweep them run it at
     # k1 = k2 = 10 only). Skipped on commits whose edlrr has no preset "fast".
     "fast": lambda N, k1, k2: dict(preset="fast", probes=N),

@@ -12,7 +12,7 @@ paper_noproj     the same without the projection P_S
 released         the authors' internals (binomial series of k2 terms, Tikhonov inverse), N probes
 released_preset  the release as shipped (N = 20,000, 5,000 terms), at 128x128 only
 fast             preset "fast" (internals="krylov": k = 64 deflated directions, N sphere probes
-                 x 15 Lanczos steps); no k1, k2 (run at k1 = k2 = 10 only where they are swept)
+                 x 30 Lanczos steps); no k1, k2 (run at k1 = k2 = 10 only where they are swept)
 
 Cases outside the grid's budget raise NotImplementedError in ``setup`` (asv: skipped); see
 ``common.check_budget`` and benchmarks/README.md.

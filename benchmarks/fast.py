@@ -2,7 +2,7 @@
 
 ``fast`` is ``edlrr.nuclear_norm(S, preset="fast")`` (``internals="krylov"``, deflated stochastic
 Lanczos quadrature, ``edlrr.krylov``: k = 64 deflated directions after q = 1 power iteration,
-N = 16 sphere probes x d = 15 Lanczos steps on the rest; ``common.VARIANTS["fast"]``), with a
+N = 8 sphere probes x d = 30 Lanczos steps on the rest; ``common.VARIANTS["fast"]``), with a
 fixed probe seed per case. ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
 whose autograd gradient is U V^T. Square n x n float64 matrices, n in {512, 1024, 2048}, seeded
 (``common.make_matrix``; the same matrix in both classes and on every commit):
@@ -44,7 +44,7 @@ from .common import (configure, estimator, make_matrix, reset_peak_memory, seed_
 
 SPECTRA = ["gaussian", "lowrank_noise", "power"]
 SIZES = [512, 1024, 2048]
-PROBES = 16  # the preset's N
+PROBES = 8  # the preset's N
 
 
 @functools.lru_cache(maxsize=1)

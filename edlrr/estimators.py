@@ -133,11 +133,11 @@ PRESETS = {
     # series for the square root scaled by an SVD, Tikhonov inverse a = 0.1 plus one step.
     "released": Settings(probes=20000, pinv_iters=1, sqrt_iters=5000, internals="released",
                          tikhonov=0.1, side="left"),
-    # Ours (issue 7): deflate 64 directions found with one power iteration, then 16 sphere
-    # probes x 15 Lanczos steps on the rest: 4 x 64 + 2 x 16 x 15 = 736 products by S or S^T
-    # (about 1% relative error on the nuclear norm of full-rank and slowly decaying spectra at
-    # n = 2048, exact for rank <= 64; measured by `edlrr-bench fast`).
-    "fast": Settings(probes=16, internals="krylov", sketch=64, power_iters=1, lanczos_steps=15),
+    # Ours (issue 7): deflate 64 directions found with one power iteration, then 8 sphere
+    # probes x 30 Lanczos steps on the rest: 4 x 64 + 2 x 8 x 30 = 736 products by S or S^T
+    # (well under 1% relative error on the nuclear norm of full-rank and slowly decaying spectra
+    # at n = 2048, exact for rank <= 64; measured by `edlrr-bench fast`).
+    "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30),
 }
 
 
@@ -280,8 +280,8 @@ def _krylov(S, h: krylov.SpectralFunction, settings: Settings, generator, check_
 
 def _power_function(p: float) -> krylov.SpectralFunction:
     if p == 1:
-        return krylov.SpectralFunction(lambda s: s, torch.ones_like)
-    return krylov.SpectralFunction(lambda s: s ** p, lambda s: p * s ** (p - 1))
+        return krylov.SpectralFunction(lambda s: s, torch.ones_like, bernstein=True)
+    return krylov.SpectralFunction(lambda s: s ** p, lambda s: p * s ** (p - 1), bernstein=p <= 2)
 
 
 _RANK_FUNCTION = krylov.SpectralFunction(torch.ones_like, torch.zeros_like, cut_zero=True)
@@ -427,7 +427,10 @@ def lrr(S: torch.Tensor, penalty: str | Penalty, *, expansion: str | None = None
                          "'quadrature' is the expansion of internals='krylov' (preset='fast'), "
                          "'taylor'/'laguerre' those of the paper and released internals")
     if is_krylov:
-        fn = krylov.SpectralFunction(h.__call__, h.derivative, cut_zero=h.value_at_zero != 0.0)
+        # every penalty of edlrr.penalty is Bernstein after sqrt (Schatten only for p <= 2)
+        bernstein = h.value_at_zero == 0.0 and not (h.name == "schatten" and h.params["p"] > 2)
+        fn = krylov.SpectralFunction(h.__call__, h.derivative, cut_zero=h.value_at_zero != 0.0,
+                                     bernstein=bernstein)
         return _krylov(S, fn, settings, generator, check_finite, return_stderr)
     check_choice(on_series_error, "on_series_error", ("warn", "raise", "ignore"))
     order = DEFAULT_ORDER[expansion] if order is None else check_positive_int(order, "order", minimum=0)

@@ -250,5 +250,24 @@ def test_regularizer_module_with_fast_preset():
 
 def test_fast_preset_is_documented_and_one_word_away():
     s = edlrr.PRESETS["fast"]
-    assert (s.internals, s.probes, s.sketch, s.power_iters, s.lanczos_steps) == ("krylov", 16, 64, 1, 15)
+    assert (s.internals, s.probes, s.sketch, s.power_iters, s.lanczos_steps) == ("krylov", 8, 64, 1, 30)
     assert edlrr.resolve_settings("fast", probes=4).probes == 4
+
+
+def test_gauss_and_gauss_radau_bracket_sqrt():
+    """Golub & Meurant: for sqrt, Gauss over- and Gauss-Radau (node at 0) underestimates
+    z^T sqrt(A) z; the Radau matrix has 0 as an eigenvalue."""
+    S = _mat("power")
+    X = S.T  # 200 x 240
+    v = torch.randn(X.shape[0], 1, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    v = v / v.norm()
+    basis, XtV = krylov.lanczos_basis(X, v, 6)
+    T = XtV.T @ XtV
+    R = krylov.radau_matrix(T)
+    assert float(torch.linalg.eigvalsh(R)[0]) == pytest.approx(0.0, abs=1e-12 * float(T.abs().max()))
+    lam, U = torch.linalg.eigh(X @ X.T)
+    truth = float((U.T @ v).square().squeeze() @ lam.clamp_min(0).sqrt())
+    f, fp = (lambda x: x.clamp_min(0).sqrt()), (lambda x: 0.5 / x.clamp_min(1e-300).sqrt())
+    gauss, radau = float(krylov.gauss_quadrature(T, f, fp)), float(krylov.gauss_quadrature(R, f, fp))
+    assert radau <= truth <= gauss
+    assert abs(0.5 * (gauss + radau) - truth) < 0.5 * (gauss - radau)
