@@ -305,8 +305,10 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_ite
     dim = m - sketch
     gauss = gauss_quadrature(T, f, fprime, alive)  # (*, N)
     if lanczos_steps >= 2 and h.bernstein:  # mean of Gauss and Gauss-Radau(0): same cost, less bias
-        radau = gauss_quadrature(radau_matrix(T), f, fprime, alive)
-        samples = dim * 0.5 * (gauss + radau)
+        # the correction is a detached shift: the gradient stays that of the Gauss rule (the
+        # Radau matrix depends on T_{d-1}^{-1}, whose derivative is ill-conditioned near 0)
+        radau = gauss_quadrature(radau_matrix(T.detach()), f, fprime, alive)
+        samples = dim * (gauss + 0.5 * (radau - gauss.detach()))
         half_gap = dim * 0.5 * (gauss - radau).detach().abs().mean(-1)
     else:
         samples, half_gap = dim * gauss, torch.zeros_like(gauss[..., 0]).detach()

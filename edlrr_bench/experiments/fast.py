@@ -38,7 +38,7 @@ from ..datasets import get_dataset
 from ..sweep import Cell, PeakMemory
 
 NAME = "fast"
-VERSION = 2
+VERSION = 3
 
 FAST_VARIANTS = {
     # the preset, and a leaner configuration on the same path
