@@ -213,31 +213,40 @@ def lanczos_basis(X: torch.Tensor, V0: torch.Tensor, steps: int, Q: torch.Tensor
     """
     eps = torch.finfo(V0.dtype).eps
     rtol = 1e3 * eps if rtol is None else rtol
+    *batch, m, N = V0.shape
+    n = X.shape[-1]
     with torch.no_grad():
         if floor is None:
             floor = eps * torch.linalg.vector_norm(X, dim=(-2, -1)).square()[..., None]
-        basis, products = [V0], []
+        floor = torch.as_tensor(floor, dtype=V0.dtype, device=V0.device)
+        # preallocated outputs, filled block by block (no growing copies): block j = columns
+        # j N ... (j + 1) N; the per-probe view (*, N, m, d) serves the reorthogonalisation
+        basis = V0.new_zeros(*batch, m, steps, N)
+        products = V0.new_zeros(*batch, n, steps, N)
+        per_probe = basis.permute(*range(len(batch)), -1, -3, -2)  # (*, N, m, d), a view
         V, V_prev, b_prev = V0, None, None
-        amax = torch.zeros(V0.shape[:-2] + V0.shape[-1:], dtype=V0.dtype, device=V0.device)
-        for _ in range(steps - 1):
-            XtV = X.mT @ V
-            products.append(XtV)
-            W = _deflate(Q, X @ XtV)
+        basis[..., 0, :] = V0
+        amax = torch.zeros(*batch, N, dtype=V0.dtype, device=V0.device)
+        for j in range(steps):
+            products[..., j, :] = X.mT @ V
+            if j == steps - 1:
+                break
+            W = _deflate(Q, X @ products[..., j, :])
             a = (V * W).sum(-2)
             amax = torch.maximum(amax, a.abs())
             W = W - a[..., None, :] * V
             if V_prev is not None:
                 W = W - b_prev[..., None, :] * V_prev
-            B = torch.stack(basis, dim=-1)  # (*, m, N, j + 1)
-            W = W - torch.einsum("...mnj,...nj->...mn", B, torch.einsum("...mnj,...mn->...nj", B, W))
+            B = per_probe[..., : j + 1]  # (*, N, m, j + 1)
+            Wp = W.mT[..., :, :, None]  # (*, N, m, 1)
+            W = W - (B @ (B.mT @ Wp))[..., 0].mT
             W = _deflate(Q, W)
             b = W.norm(dim=-2)
-            ok = b > torch.maximum(rtol * amax, torch.as_tensor(floor, dtype=b.dtype, device=b.device))
+            ok = b > torch.maximum(rtol * amax, floor)
             V_next = torch.where(ok[..., None, :], W / torch.where(ok, b, 1.0)[..., None, :], 0.0)
-            basis.append(V_next)
+            basis[..., j + 1, :] = V_next
             V_prev, V, b_prev = V, V_next, torch.where(ok, b, 0.0)
-        products.append(X.mT @ V)
-        return torch.cat(basis, dim=-1), torch.cat(products, dim=-1)
+        return basis.flatten(-2), products.flatten(-2)
 
 
 def _draw(X: torch.Tensor, k: int, N: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
