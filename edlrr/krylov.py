@@ -37,7 +37,7 @@ import torch
 
 from .probes import sample_probes
 
-__all__ = ["SpectralFunction", "spectral_sum", "gauss_quadrature"]
+__all__ = ["SpectralFunction", "spectral_sum", "gauss_quadrature", "radau_matrix", "range_basis", "lanczos_basis"]
 
 
 @dataclass(frozen=True)
