@@ -426,16 +426,21 @@ def _xtrace_section(ok, cfg, claims):
         sub = d[d.method.isin(small)]
         general = sub[sub.dataset_spectrum != "rank20"].groupby("method").value_relerr_mean.max()
         best = general.idxmin()
+        sums = sub[(sub.dataset_spectrum != "rank20") & (sub.param_functional != "rank")]
+        worst_sum = sums.groupby("method").value_relerr_mean.max()
         claims.append({"claim": "issue 7: <= 1% mean error for rank, nuclear, Schatten-p with <= 100 products "
                                 "on every XTrace spectrum (one configuration)", "paper": "(ours)",
-                       "measured": f"best configuration {best}: worst error {general.min():.2e}",
+                       "measured": f"best configuration {best}: worst error {general.min():.2e}; spectral sums "
+                                   f"only (no rank): {worst_sum.idxmin()} {worst_sum.min():.2e}",
                        "verdict": "reproduced" if general.min() <= 0.01 else "not reproduced"})
         decay = sub[sub.dataset_spectrum.isin(["fastexp", "smallstep", "bigstep"])]
         worst = decay.groupby("method").value_relerr_mean.max()
+        nuc = decay[decay.param_functional == "nuclear"].groupby("method").value_relerr_mean.max()
         if not worst.empty:
             claims.append({"claim": "issue 7: <= 1e-4 on the fast-decay and step spectra (<= 100 products, one "
                                     "configuration)", "paper": "(ours)",
-                           "measured": f"best configuration {worst.idxmin()}: worst error {worst.min():.2e}",
+                           "measured": f"best configuration {worst.idxmin()}: worst error {worst.min():.2e}; "
+                                       f"nuclear norm only: {nuc.idxmin()} {nuc.min():.2e}",
                            "verdict": "reproduced" if worst.min() <= 1e-4 else "not reproduced"})
         r20 = sub[sub.dataset_spectrum == "rank20"].groupby("method").value_relerr_max.max()
         if not r20.empty:
