@@ -371,7 +371,7 @@ def _speed_section(ok, cfg, plot, claims):
                      "extra MiB svdvals": e.extra_peak_mib, "extra MiB fast": r.extra_peak_mib})
     if not rows:
         return []
-    tab = pd.DataFrame(rows).sort_values(["n", "spectrum", "method"])
+    tab = pd.DataFrame(rows).astype({"n": int}).sort_values(["n", "spectrum", "method"])
     seeds = cfg["speed"]["seeds"]
     lines = ["### Speed, accuracy and memory at large n (nuclear norm)", "",
              f"Median over {seeds} probe seeds; value error against `svdvals`, gradient cosine against the exact "
