@@ -13,9 +13,10 @@ With X = S (or S^T, so that A = X X^T is the smaller Gram matrix, m x m):
    normalisation, Epperly, Tropp & Webber 2023: an identity-like tail costs no variance), and a
    control variate: the same probes estimate tr(P A P) = ||X||_F^2 - ||Q^T X||_F^2, known exactly.
 3. **Quadrature** (stochastic Lanczos quadrature, Ubaru, Chen & Saad 2017): z^T f(P A P) z ~=
-   ||z||^2 e1^T f(T) e1 with T the d x d Lanczos matrix (full reorthogonalisation). h is evaluated
-   at Ritz values, so no series is needed and every penalty works, including those whose Taylor
-   series diverges at the singular values.
+   ||z||^2 e1^T f(T) e1 with T the d x d Lanczos matrix (full reorthogonalisation); for
+   sqrt-like h the mean of the Gauss and Gauss-Radau(0) rules (Golub & Meurant 2010), which
+   bracket the truth. h is evaluated at Ritz values, so no series is needed and every penalty
+   works, including those whose Taylor series diverges at the singular values.
 
 Head and tail split tr f(A) by pinching (Q^T A P is dropped): exact when range(Q) is invariant
 (low rank, fast decay), a small bias otherwise, measured by ``edlrr-bench fast``.
@@ -61,9 +62,9 @@ class SpectralFunction:
 def _lambda_function(h: SpectralFunction, tol: torch.Tensor):
     """f(lambda) = h(sqrt(lambda)) and f'(lambda) on eigenvalues of X X^T, with the zero cut.
 
-    ``tol`` (broadcastable) is the rank tolerance on singular values. Below it a node counts as a zero singular value (numerical rank): f = 0
-    (h(0) = 0, or the cut of ``h.cut_zero``) and f' = 0 (the minimal-norm subgradient, finite
-    for sqrt-type h).
+    ``tol`` (broadcastable) is the rank tolerance on singular values. Below it a node counts as
+    a zero singular value (numerical rank): f = 0 (h(0) = 0, or the cut of ``h.cut_zero``) and
+    f' = 0 (the minimal-norm subgradient, finite for sqrt-type h).
     """
 
     def f(lam):
@@ -77,10 +78,8 @@ def _lambda_function(h: SpectralFunction, tol: torch.Tensor):
         # clamp away from 0: f' of sqrt-type penalties is infinite there; the divided differences
         # that use it are multiplied by Ritz weights that vanish for such (spurious) nodes
         floor = torch.finfo(lam.dtype).eps * lam.abs().amax(-1, keepdim=True).clamp_min(torch.finfo(lam.dtype).tiny)
-        lam = torch.maximum(lam, floor)
-        root = lam.sqrt()
-        sigma = root
-        d = h.derivative(sigma) / (2 * root)
+        sigma = torch.maximum(lam, floor).sqrt()
+        d = h.derivative(sigma) / (2 * sigma)
         return torch.where(sigma > tol, d, torch.zeros_like(d))
 
     return f, fprime, alive
