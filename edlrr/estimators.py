@@ -100,7 +100,7 @@ class Settings:
     side: str = "auto"
     sketch: int = 64
     power_iters: int = 1
-    lanczos_steps: int = 15
+    lanczos_steps: int = 30
 
     def __post_init__(self):
         check_positive_int(self.probes, "probes")
@@ -243,10 +243,6 @@ class _ProbeProblem:
             if (frac >> (level - lv)) & 1:
                 V = self.root(lv) @ V
         return V
-
-    def mean_inner(self, U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-        """(1/N) sum over probes of <u_i, v_i>, shape (*,)."""
-        return (U * V).sum(dim=(-2, -1)) / self.settings.probes
 
     @staticmethod
     def inner_samples(U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
