@@ -29,7 +29,7 @@ import torch
 
 from .provenance import provenance
 
-__all__ = ["Cell", "CellStore", "execute_cell", "run_sweep", "SweepSummary", "atomic_write_text"]
+__all__ = ["Cell", "CellStore", "execute_cell", "run_sweep", "run_sweeps", "SweepSummary", "atomic_write_text"]
 
 
 def _canonical(obj: Any) -> str:
@@ -249,8 +249,11 @@ def run_sweep(cells: Iterable[Cell], store: CellStore, *, threads: int | None = 
               client=None, retry_failed: bool = False, progress: bool = True, experiment: str = "") -> SweepSummary:
     """Run every cell not yet stored (in-process, or on a Dask ``client``), storing each
     record as soon as it finishes. Returns a summary; failures are counted, not raised."""
-    from tqdm.auto import tqdm
+    return run_sweeps([(experiment, cells, store)], threads=threads, device=device, client=client,
+                      retry_failed=retry_failed, progress=progress)[0]
 
+
+def _pending(experiment: str, cells: Iterable[Cell], store: CellStore, retry_failed: bool):
     cells = list(cells)
     summary = SweepSummary(experiment=experiment, total=len(cells))
     pending = []
@@ -263,27 +266,55 @@ def run_sweep(cells: Iterable[Cell], store: CellStore, *, threads: int | None = 
                 summary.failures.append((cell, rec["error"]))
         else:
             pending.append(cell)
-    t0 = time.perf_counter()
-    bar = tqdm(total=len(pending), desc=experiment or "cells", unit="cell", disable=not progress, leave=True)
+    return summary, pending
 
-    def done(rec):
+
+def run_sweeps(groups: list[tuple[str, Iterable[Cell], CellStore]], *, threads: int | None = None,
+               device: str = "cpu", client=None, retry_failed: bool = False,
+               progress: bool = True) -> list[SweepSummary]:
+    """Run several experiments' sweeps; ``groups`` holds ``(experiment, cells, store)``.
+
+    In-process they run one after the other. On a Dask ``client`` every pending cell of every
+    group is submitted at once, earlier groups at a higher Dask priority: the workers take the
+    cells in group order but never wait at the end of one experiment for its last (long) cell,
+    so put the experiments with the longest cells first. Returns one summary per group.
+    """
+    from tqdm.auto import tqdm
+
+    work = [(_pending(name, cells, store, retry_failed), store) for name, cells, store in groups]
+    t0 = time.perf_counter()
+
+    def done(rec, summary, store, bar):
         store.put(rec)
         summary.ran += 1
+        summary.wall_time_s = time.perf_counter() - t0
         if rec["status"] != "ok":
             summary.failed += 1
             summary.failures.append((Cell.from_dict(rec["cell"]), rec["error"]))
         bar.update(1)
 
     if client is None:
-        for cell in pending:
-            done(execute_cell(cell.identity(), threads, device, str(store.root)))
-    else:
-        from dask.distributed import as_completed
+        for (summary, pending), store in work:
+            t0 = time.perf_counter()
+            with tqdm(total=len(pending), desc=summary.experiment or "cells", unit="cell",
+                      disable=not progress, leave=True) as bar:
+                for cell in pending:
+                    done(execute_cell(cell.identity(), threads, device, str(store.root)), summary, store, bar)
+            summary.wall_time_s = time.perf_counter() - t0
+        return [summary for (summary, _), _ in work]
 
+    from dask.distributed import as_completed
+
+    owner, futures_all = {}, []
+    for rank, ((summary, pending), store) in enumerate(work):
         futures = client.map(execute_cell, [c.identity() for c in pending], threads=threads, device=device,
-                             artifacts_root=str(store.root), pure=False)
-        for fut in as_completed(futures):
-            done(fut.result())
-    bar.close()
-    summary.wall_time_s = time.perf_counter() - t0
-    return summary
+                             artifacts_root=str(store.root), pure=False, priority=len(work) - rank)
+        owner.update({fut.key: (summary, store) for fut in futures})
+        futures_all += futures
+    names = "+".join(summary.experiment for (summary, _), _ in work) or "cells"
+    with tqdm(total=len(owner), desc=names if len(names) < 40 else "cells", unit="cell",
+              disable=not progress, leave=True) as bar:
+        for fut in as_completed(futures_all):
+            summary, store = owner[fut.key]
+            done(fut.result(), summary, store, bar)
+    return [summary for (summary, _), _ in work]

@@ -107,6 +107,32 @@ def test_dask_gives_the_same_rows(tmp_path, tiny_config):
     pd.testing.assert_frame_equal(da[cols], db[cols])
 
 
+def test_dask_runs_several_sweeps_at_once_into_their_own_stores(tmp_path, tiny_config):
+    from dask.distributed import Client, LocalCluster
+
+    from edlrr_bench.sweep import run_sweeps
+
+    cfg = cli.resolve_config("quick", tiny_config, cli.build_parser().parse_args(["theory"]))["theory"]
+    first = theory_exp.cells(cfg)
+    second = theory_exp.cells({**cfg, "powers": [2], "spectra": [{"spectrum": "flat", "rank": 3}]})
+    assert not {c.key for c in first} & {c.key for c in second}
+    groups = lambda root: [("theory", first, CellStore(root / "one", "theory")),
+                           ("theory", second, CellStore(root / "two", "theory"))]
+    local = run_sweeps(groups(tmp_path / "local"), progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        remote = run_sweeps(groups(tmp_path / "dask"), client=client, progress=False)
+    assert [(s.total, s.ran, s.failed) for s in remote] == [(len(first), len(first), 0), (len(second), len(second), 0)]
+    assert [(s.total, s.ran) for s in local] == [(s.total, s.ran) for s in remote]
+    for part, cells in (("one", first), ("two", second)):
+        for cell in cells:
+            a = CellStore(tmp_path / "local" / part, "theory").get(cell)
+            b = CellStore(tmp_path / "dask" / part, "theory").get(cell)
+            assert a["metrics"]["mean"] == b["metrics"]["mean"] and a["seed"] == b["seed"]
+        other = CellStore(tmp_path / "dask" / ("two" if part == "one" else "one"), "theory")
+        assert all(other.get(cell) is None for cell in cells)
+
+
 def test_cell_key_and_seed_depend_on_identity_only():
     c1 = Cell("theory", "edlrr", {"name": "spectrum", "m": 4}, {"p": 1, "probes": 8})
     c2 = Cell("theory", "edlrr", {"m": 4, "name": "spectrum"}, {"probes": 8, "p": 1})
