@@ -306,19 +306,27 @@ def test_completion_on_the_authors_folder(tmp_path, monkeypatch):
 [completion]
 authors_image_ids = [1]
 masks = [{ mask = "text" }]
-methods = ["SVT"]
+methods = ["SVT", "IRNN"]
 reps = 1
 [completion.overrides]
 svt = { max_iter = 5 }
+irnn = { max_iter = 5, lam_min_ratio = 0.5 }
 """)
     out = tmp_path / "out"
     assert cli.main(["completion", "--out", str(out), "--config", str(cfg), "--images", str(AUTHORS),
                      "--no-progress"]) == 0
     df = pd.read_csv(out / "completion.csv")
-    assert list(df.dataset_name) == ["edlrr_images"] and df.mask_label.tolist() == ["text"]
+    assert set(df.dataset_name) == {"edlrr_images"} and set(df.mask_label) == {"text"} and len(df) == 2
     # the authors' text mask hides about 12% of the pixels
     assert 0.05 < float(df.missing_share.iloc[0]) < 0.2
-    assert "authors' images" in (out / "REPORT.md").read_text()
+    report = (out / "REPORT.md").read_text()
+    assert "authors' images" in report
+    # the paper's number beside ours, with the difference, and a verdict row for it
+    irnn = float(df.loc[df.method == "IRNN", "psnr_missing"].iloc[0])
+    row = next(line for line in report.splitlines() if line.startswith("| text") and "| IRNN" in line)
+    cells = [c.strip() for c in row.split("|")]
+    assert f"{irnn:.2f}" in cells and "26.2" in cells and f"{irnn - 26.20:+.2f}" in cells
+    assert "EDLRR Table 1 IRNN PSNR" in report
 
 
 def test_report_marks_a_partial_sweep(tmp_path, tiny_config):
@@ -329,3 +337,13 @@ def test_report_marks_a_partial_sweep(tmp_path, tiny_config):
         c.unlink()
     assert cli.main(["report", "--out", str(out), "--config", str(tiny_config), "--no-progress"]) == 0
     assert f"Partial: {len(cells) - 3} of {len(cells)} cells" in (out / "REPORT.md").read_text()
+
+
+def test_authors_subset_config_resolves_to_the_documented_grid(tmp_path):
+    from edlrr_bench.experiments import completion
+
+    path = Path(cli.__file__).parent / "configs" / "authors_subset.toml"
+    cfg = cli.resolve_config("full", path, cli.build_parser().parse_args(["completion"]))["completion"]
+    cells = completion.cells({**cfg, "authors_images": True})
+    assert len(cells) == 8 * 2 * 4  # images x masks (drop 50%, text) x methods
+    assert {completion.mask_label(c.dataset) for c in cells} == {"drop50", "text"}

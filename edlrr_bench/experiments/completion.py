@@ -155,12 +155,22 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
                                                          f"{t.min():.2f} ... {t.max():.2f}x its speed",
                            "verdict": "reproduced" if bool(((d > -0.1) & (t > 1.0)).all()) else "not reproduced"})
     if cfg.get("authors_images"):
-        for col_label, col in (("EDLRR T-gamma", "T-gamma"), ("EDLRR nuclear", "nuclear")):
+        # the paper's columns against our runs of the same method, and against the exact
+        # objective that the paper's EDLRR approximates (SVD-autograd, same penalty and loop)
+        for col_label, col, what in (("EDLRR T-gamma", "T-gamma", "EDLRR Table 1 T-gamma PSNR"),
+                                     ("EDLRR nuclear", "nuclear", "EDLRR Table 1 nuclear PSNR"),
+                                     ("IRNN", "IRNN", "EDLRR Table 1 IRNN PSNR"),
+                                     ("DLRL", "DLRL", "EDLRR Table 1 DLRL PSNR"),
+                                     ("SVD-autograd nuclear", "nuclear",
+                                      "EDLRR Table 1 nuclear PSNR vs the exact objective (SVD-autograd nuclear)"),
+                                     ("SVD-autograd gamma", "T-gamma",
+                                      "EDLRR Table 1 T-gamma PSNR vs the exact objective (SVD-autograd gamma)")):
             if col_label in piv:
                 diffs = [piv.loc[m, col_label] - papers.EDLRR_TABLE1[m][col][0] for m in piv.index
                          if m in papers.EDLRR_TABLE1 and not math.isnan(piv.loc[m, col_label])]
                 if diffs:
-                    claims.append({"claim": f"EDLRR Table 1 {col} PSNR", "paper": "see table",
-                                   "measured": f"ours - paper {min(diffs):+.2f} ... {max(diffs):+.2f} dB",
+                    claims.append({"claim": what, "paper": "see table",
+                                   "measured": f"ours - paper {min(diffs):+.2f} ... {max(diffs):+.2f} dB "
+                                               f"({len(diffs)} mask(s))",
                                    "verdict": "reproduced" if max(abs(x) for x in diffs) < 1.0 else "not reproduced"})
     return "\n".join(lines), claims
