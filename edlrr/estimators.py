@@ -88,6 +88,12 @@ class Settings:
         ``"krylov"``: q, power iterations of the range finder.
     lanczos_steps : int
         ``"krylov"``: d, Lanczos steps (quadrature nodes) per probe.
+    tail_gradient : {"stochastic", "projected"}
+        ``"krylov"``: the gradient of the part beyond the sketch; the value is the same.
+        ``"projected"`` (default) is the true tail gradient projected on the tail X_t of S
+        (biased, far less noisy); ``"stochastic"`` differentiates the estimate (unbiased, but
+        noisy: nuclear-norm gradient cosine ~0.15 against ~0.85; see
+        :func:`edlrr.krylov.spectral_sum` and ``edlrr-bench fast``).
     """
 
     probes: int = 64
@@ -101,6 +107,7 @@ class Settings:
     sketch: int = 64
     power_iters: int = 1
     lanczos_steps: int = 30
+    tail_gradient: str = "projected"
 
     def __post_init__(self):
         check_positive_int(self.probes, "probes")
@@ -116,6 +123,7 @@ class Settings:
         check_positive_int(self.sketch, "sketch", minimum=0)
         check_positive_int(self.power_iters, "power_iters", minimum=0)
         check_positive_int(self.lanczos_steps, "lanczos_steps")
+        check_choice(self.tail_gradient, "tail_gradient", krylov.TAIL_GRADIENTS)
         if self.internals == "krylov":
             if self.probe_kind != "gaussian":
                 raise ValueError("internals='krylov' draws its own sphere probes: probe_kind must be "
@@ -270,7 +278,8 @@ def _krylov(S, h: krylov.SpectralFunction, settings: Settings, generator, check_
     X = S.mT if S.shape[-2] > S.shape[-1] else S
     value, stderr = krylov.spectral_sum(
         X, h, sketch=settings.sketch, power_iters=settings.power_iters, probes=settings.probes,
-        lanczos_steps=settings.lanczos_steps, generator=as_generator(generator, S.device))
+        lanczos_steps=settings.lanczos_steps, generator=as_generator(generator, S.device),
+        tail_gradient=settings.tail_gradient)
     return (value, stderr) if return_stderr else value
 
 

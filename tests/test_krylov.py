@@ -106,14 +106,15 @@ def test_gradient_of_low_rank_matrix_is_exact(r):
 
 
 @pytest.mark.parametrize("spectrum", ["geometric", "step"])
-def test_gradient_cosine_for_schatten_2_and_3(spectrum):
+@pytest.mark.parametrize("mode", ["projected", "stochastic"])
+def test_gradient_cosine_for_schatten_2_and_3(spectrum, mode):
     S0 = _mat(spectrum)
     for p in [2, 3]:
         S = S0.clone().requires_grad_()
         edlrr.exact.schatten(S, p).backward()
         ref = S.grad.clone()
         S.grad = None
-        edlrr.schatten(S, p, preset="fast", generator=0).backward()
+        edlrr.schatten(S, p, preset="fast", generator=0, tail_gradient=mode).backward()
         cos = torch.nn.functional.cosine_similarity(S.grad.flatten(), ref.flatten(), 0)
         assert cos >= 0.99, f"{spectrum} p={p}: cosine {float(cos):.4f}"
 
@@ -125,7 +126,9 @@ def test_gradient_cosine_for_schatten_2_and_3(spectrum):
     lambda S: edlrr.rank(S, preset="fast", generator=0),
 ])
 @pytest.mark.parametrize("case", ["zero", "repeated", "rank_one"])
-def test_finite_gradients_on_degenerate_spectra(fn, case):
+@pytest.mark.parametrize("mode", ["projected", "stochastic"])
+def test_finite_gradients_on_degenerate_spectra(fn, case, mode, monkeypatch):
+    monkeypatch.setitem(edlrr.PRESETS, "fast", edlrr.resolve_settings("fast", tail_gradient=mode))
     if case == "zero":
         S = torch.zeros(150, 120, dtype=torch.float64)
     elif case == "repeated":
@@ -220,6 +223,7 @@ def test_lanczos_basis_is_orthonormal_and_tridiagonalises():
     (dict(preset="fast", side="left"), "smaller Gram side"),
     (dict(preset="fast", sketch=-1), "sketch must be"),
     (dict(preset="fast", lanczos_steps=0), "lanczos_steps must be"),
+    (dict(preset="fast", tail_gradient="exact"), "tail_gradient must be"),
 ])
 def test_bad_krylov_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -273,18 +277,62 @@ def test_gauss_and_gauss_radau_bracket_sqrt():
     assert abs(0.5 * (gauss + radau) - truth) < 0.5 * (gauss - radau)
 
 
-@pytest.mark.parametrize("spectrum", ["power", "flat", "gaussian"])
-def test_nuclear_gradient_is_aligned_with_the_exact_one(spectrum):
+@pytest.mark.parametrize("spectrum,floor", [("power", 0.7), ("flat", 0.9), ("gaussian", 0.8)])
+def test_nuclear_gradient_is_aligned_with_the_exact_one(spectrum, floor):
     """Full-rank spectra: the gradient U V^T has weight in every direction, which a few hundred
-    products cannot all see; the estimate must still point the same way (median cosine)."""
+    products cannot all see. The projected tail gradient (default) must point the same way as
+    the exact one (cosine >= floor) and beat the stochastic one, which must still be >= 0.3."""
     S0 = torch.randn(240, N, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) \
         if spectrum == "gaussian" else _mat(spectrum)
     S = S0.clone().requires_grad_()
     edlrr.exact.nuclear_norm(S).backward()
     ref = S.grad.clone()
-    cos = []
-    for s in range(5):
-        S = S0.clone().requires_grad_()
-        edlrr.nuclear_norm(S, preset="fast", sketch=16, probes=16, lanczos_steps=15, generator=s).backward()
-        cos.append(float(torch.nn.functional.cosine_similarity(S.grad.flatten(), ref.flatten(), 0)))
-    assert np.median(cos) >= 0.3, cos
+    cos = {}
+    for mode in ("projected", "stochastic"):
+        cos[mode] = []
+        for s in range(5):
+            S = S0.clone().requires_grad_()
+            edlrr.nuclear_norm(S, preset="fast", sketch=16, probes=16, lanczos_steps=15, generator=s,
+                               tail_gradient=mode).backward()
+            cos[mode].append(float(torch.nn.functional.cosine_similarity(S.grad.flatten(), ref.flatten(), 0)))
+    assert np.median(cos["projected"]) >= floor, cos
+    assert np.median(cos["stochastic"]) >= 0.3, cos
+    assert min(cos["projected"]) > max(cos["stochastic"]), cos
+
+
+def test_projected_tail_gradient_of_schatten_2_is_exact_and_values_do_not_depend_on_it():
+    """h = sigma^2: the true tail gradient 2 X_t lies in span{X_t}, so the projection is exact."""
+    S0 = _mat("power")
+    S = S0.clone().requires_grad_()
+    value = edlrr.schatten(S, 2, preset="fast", generator=0)
+    value.backward()
+    assert float((S.grad - 2 * S0).norm() / (2 * S0).norm()) <= 1e-12
+    for fn in (lambda X, **kw: edlrr.nuclear_norm(X, **kw), lambda X, **kw: edlrr.lrr(X, "laplace", **kw)):
+        a = fn(S0, preset="fast", generator=3, tail_gradient="projected")
+        b = fn(S0, preset="fast", generator=3, tail_gradient="stochastic")
+        assert float(a) == float(b)
+
+
+def test_projected_tail_gradient_matches_the_projection_of_the_exact_gradient():
+    """c X_t with c = sum_tail h'(sigma) sigma / ||X_t||^2. The nuclear norm is 1-homogeneous,
+    so <grad, S> equals the estimate (up to the Gauss-Radau shift of the value, which the
+    gradient's Gauss rule does not take); on a flat tail behind a captured head, c X_t is the
+    exact tail gradient U_t V_t^T."""
+    sigma = torch.cat([torch.linspace(1e3, 5e2, 10), torch.full((190,), 1e-3)]).double()
+    S0 = matrix_with_spectrum(240, N, sigma, seed=1)
+    # tolerances: 1e-3 of the flat tail's sum (0.19), 1e-4 of the power spectrum's value
+    for spectrum, tol in ((S0, 1.9e-4), (_mat("power"), 6e-4)):
+        S = spectrum.clone().requires_grad_()
+        value = edlrr.nuclear_norm(S, preset="fast", sketch=10, generator=0)
+        value.backward()
+        assert abs(float((S.grad * spectrum).sum() - value)) <= tol
+    exact = S0.clone().requires_grad_()
+    edlrr.exact.nuclear_norm(exact).backward()
+    # flat tail: c X_t = U_t V_t^T, up to the error of the tail estimate inside c (~1e-4 here)
+    assert float((exact.grad - _grad_fast(S0)).norm() / exact.grad.norm()) <= 1e-3
+
+
+def _grad_fast(S0, **kw):
+    S = S0.clone().requires_grad_()
+    edlrr.nuclear_norm(S, preset="fast", sketch=10, generator=0, **kw).backward()
+    return S.grad

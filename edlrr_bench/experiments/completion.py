@@ -21,7 +21,7 @@ from ..sweep import Cell
 from ._common import record_metrics, solver_for
 
 NAME = "completion"
-VERSION = 1
+VERSION = 2  # 2: the fast preset's tail gradient is "projected"
 
 # label -> (solver, solver parameters, column of EDLRR Table 1 or None)
 METHODS = {
@@ -40,6 +40,9 @@ METHODS = {
                                    "preset": "fast"}, None),
     "EDLRR-fast Lap": ("edlrr", {"penalty": "laplace", "penalty_params": {"gamma": 500.0},
                                  "preset": "fast"}, None),
+    # the preset with the unbiased (noisy) tail gradient, as evidence for the default
+    "EDLRR-fast-stochastic nuclear": ("edlrr", {"penalty": "nuclear", "preset": "fast",
+                                                "estimator_options": {"tail_gradient": "stochastic"}}, None),
     "SVD-autograd nuclear": ("svd-autograd", {"penalty": "nuclear"}, None),
     "SVD-autograd gamma": ("svd-autograd", {"penalty": "gamma_nuclear", "penalty_params": {"gamma": 500.0}}, None),
     "SVD-autograd Lap": ("svd-autograd", {"penalty": "laplace", "penalty_params": {"gamma": 500.0}}, None),

@@ -38,12 +38,14 @@ from ..datasets import get_dataset
 from ..sweep import Cell, PeakMemory
 
 NAME = "fast"
-VERSION = 3
+VERSION = 4  # 4: the preset's tail gradient is "projected"
 
 FAST_VARIANTS = {
     # the preset, and a leaner configuration on the same path
     "fast": {},
     "fast-lean": {"probes": 8, "lanczos_steps": 10},
+    # the preset with the unbiased (noisy) tail gradient: the gradient-cosine evidence
+    "fast-stochastic": {"tail_gradient": "stochastic"},
 }
 
 
@@ -402,8 +404,10 @@ def _speed_section(ok, cfg, plot, claims):
                    "paper": "(ours)", "measured": f"coverage {cov.min():.0%} ... {cov.max():.0%}",
                    "verdict": "reproduced" if bool((cov >= 0.9).all()) else "not reproduced"})
     cos = pre[pre.spectrum != "gaussian"]["grad cosine"]
+    noisy = tab[(tab.method == "fast-stochastic") & (tab.spectrum != "gaussian")]["grad cosine"]
     claims.append({"claim": "issue 7: gradient cosine >= 0.99 vs exact U V^T (low-rank + noise, power-law)",
-                   "paper": "(ours)", "measured": f"{cos.min():.3f} ... {cos.max():.3f}",
+                   "paper": "(ours)", "measured": f"{cos.min():.3f} ... {cos.max():.3f}" + (
+                       f" (stochastic tail gradient: {noisy.min():.3f} ... {noisy.max():.3f})" if len(noisy) else ""),
                    "verdict": "reproduced" if bool((cos >= 0.99).all()) else "not reproduced"})
     return lines
 
