@@ -20,7 +20,9 @@ Design choices, all exposed as keyword arguments (see :class:`Settings`):
 ``internals="krylov"`` (``preset="fast"``, beyond the paper, :mod:`edlrr.krylov`): a randomized
 range finder deflates ``sketch`` dominant directions exactly and stochastic Lanczos quadrature
 with ``probes`` sphere probes and ``lanczos_steps`` steps estimates the rest; h is evaluated at
-Ritz values, so any penalty and any p > 0 work without a series. ``return_stderr=True`` returns
+Ritz values, so any penalty and any p > 0 work without a series; the gradient beyond the
+deflated directions is the exact one's projection onto the rest of S (``tail_gradient``).
+``return_stderr=True`` returns
 ``(value, standard_error)`` for every internals.
 
 Implementation notes (same mathematics as the paper, stated where we choose):
