@@ -92,7 +92,8 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
     syncfg = cfg["synthetic"]
     lines += [f"Synthetic: {syncfg['m']} x {syncfg['n']}, rank {syncfg['rank']}; defaults sigma = {syncfg['sigma']}, "
               f"n_r = {syncfg['unobserved']}, p = {syncfg['p']} (DLRL with 1/p blocks, p_i = 1; IRNN with l_p); "
-              f"{cfg['reps']} seed(s). The paper gives Fig. 3 as curves only: it claims RSRE grows slightly with "
+              f"{cfg['reps']} seed(s) per point (smaller than the paper, which averages 10 runs for Table II). "
+              "The paper gives Fig. 3 as curves only: it claims RSRE grows slightly with "
               "sigma and n_r, DLRL is robust for p <= 1/2 and best at p = 1/5.", ""]
     for sweep, x, xlabel in (("p", "p_value", "p"), ("sigma", "dataset_sigma", "noise sigma"),
                              ("n_r", "dataset_unobserved", "unobserved share n_r")):
