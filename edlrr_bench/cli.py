@@ -91,7 +91,7 @@ def _client(args):
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--preset", choices=["quick", "full"], default="quick",
-                        help="size of the sweep: quick (default, a few minutes) or full (the papers' sizes; over 2 h with --workers 2, see results/README.md)")
+                        help="size of the sweep: quick (default, a few minutes) or full (the papers' sizes; 1 h 38 min with --workers 2 on 2 cores, see results/README.md)")
     common.add_argument("--config", type=Path, default=None,
                         help="TOML file whose keys override the preset (same layout as edlrr_bench/configs/*.toml)")
     common.add_argument("--out", type=Path, default=DEFAULT_OUT,
