@@ -28,7 +28,8 @@ c = tr g(P A P) / ||X_t||_F^2, g(lambda) = h'(sigma) sigma estimated by the same
 where the tail carries much of the gradient (U V^T of a full-rank matrix) differentiating the
 few-probe estimate ("stochastic": one product X^T V back and a custom backward of the small
 eigenproblems, Daleckii-Krein divided differences, finite when Ritz values repeat) is unbiased
-but mostly noise (cosine ~0.15 with the exact gradient at n = 1024, against ~0.85 projected). The extra memory is O((m + n)(k + N d)) besides
+but mostly noise (cosine ~0.15 with the exact gradient at n = 1024, against ~0.85 projected).
+The extra memory is O((m + n)(k + N d)) besides
 the gradient itself: no m x n temporary is formed. Singular values at or below the rank tolerance
 count as zeros: they add nothing and pass no gradient (the minimal-norm subgradient).
 """
