@@ -96,6 +96,10 @@ class Settings:
         (biased, far less noisy); ``"stochastic"`` differentiates the estimate (unbiased, but
         noisy: nuclear-norm gradient cosine ~0.15 against ~0.85; see
         :func:`edlrr.krylov.spectral_sum` and ``edlrr-bench fast``).
+    dense_below : int
+        ``"krylov"``: when min(m, n) <= dense_below the sum is computed from the eigenvalues of
+        the smaller Gram matrix in float64 instead (:func:`edlrr.krylov.dense_spectral_sum`;
+        exact but for singular values below ~sqrt(min(m, n) eps) sigma_1; 0: never).
     """
 
     probes: int = 64
@@ -110,6 +114,7 @@ class Settings:
     power_iters: int = 1
     lanczos_steps: int = 30
     tail_gradient: str = "projected"
+    dense_below: int = 0
 
     def __post_init__(self):
         check_positive_int(self.probes, "probes")
@@ -126,6 +131,7 @@ class Settings:
         check_positive_int(self.power_iters, "power_iters", minimum=0)
         check_positive_int(self.lanczos_steps, "lanczos_steps")
         check_choice(self.tail_gradient, "tail_gradient", krylov.TAIL_GRADIENTS)
+        check_positive_int(self.dense_below, "dense_below", minimum=0)
         if self.internals == "krylov":
             if self.probe_kind != "gaussian":
                 raise ValueError("internals='krylov' draws its own sphere probes: probe_kind must be "
@@ -146,8 +152,10 @@ PRESETS = {
     # Ours (issue 7): deflate 64 directions found with one power iteration, then 8 sphere
     # probes x 30 Lanczos steps on the rest: 4 x 64 + 2 x 8 x 30 = 736 products by S or S^T
     # (well under 1% relative error on the nuclear norm of full-rank and slowly decaying spectra
-    # at n = 2048, exact for rank <= 64; measured by `edlrr-bench fast`).
-    "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30),
+    # at n = 2048, exact for rank <= 64; measured by `edlrr-bench fast`). Up to min(m, n) = 640
+    # the eigenvalues of the Gram matrix are cheaper than those products (float64 and float32,
+    # forward+backward, measured by asv `fast.FastVsExact` and `edlrr-bench fast`): computed densely.
+    "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=640),
 }
 
 
@@ -281,7 +289,7 @@ def _krylov(S, h: krylov.SpectralFunction, settings: Settings, generator, check_
     value, stderr = krylov.spectral_sum(
         X, h, sketch=settings.sketch, power_iters=settings.power_iters, probes=settings.probes,
         lanczos_steps=settings.lanczos_steps, generator=as_generator(generator, S.device),
-        tail_gradient=settings.tail_gradient)
+        tail_gradient=settings.tail_gradient, dense_below=settings.dense_below)
     return (value, stderr) if return_stderr else value
 
 
@@ -289,6 +297,13 @@ def _power_function(p: float) -> krylov.SpectralFunction:
     if p == 1:
         return krylov.SpectralFunction(lambda s: s, torch.ones_like, bernstein=True)
     return krylov.SpectralFunction(lambda s: s ** p, lambda s: p * s ** (p - 1), bernstein=p <= 2)
+
+
+def spectral_function(h: Penalty) -> krylov.SpectralFunction:
+    """The penalty h as the :class:`edlrr.krylov.SpectralFunction` of ``internals="krylov"``."""
+    # every penalty of edlrr.penalty is Bernstein after sqrt (Schatten only for p <= 2)
+    bernstein = h.value_at_zero == 0.0 and not (h.name == "schatten" and h.params["p"] > 2)
+    return krylov.SpectralFunction(h.__call__, h.derivative, cut_zero=h.value_at_zero != 0.0, bernstein=bernstein)
 
 
 _RANK_FUNCTION = krylov.SpectralFunction(torch.ones_like, torch.zeros_like, cut_zero=True)
@@ -434,11 +449,7 @@ def lrr(S: torch.Tensor, penalty: str | Penalty, *, expansion: str | None = None
                          "'quadrature' is the expansion of internals='krylov' (preset='fast'), "
                          "'taylor'/'laguerre' those of the paper and released internals")
     if is_krylov:
-        # every penalty of edlrr.penalty is Bernstein after sqrt (Schatten only for p <= 2)
-        bernstein = h.value_at_zero == 0.0 and not (h.name == "schatten" and h.params["p"] > 2)
-        fn = krylov.SpectralFunction(h.__call__, h.derivative, cut_zero=h.value_at_zero != 0.0,
-                                     bernstein=bernstein)
-        return _krylov(S, fn, settings, generator, check_finite, return_stderr)
+        return _krylov(S, spectral_function(h), settings, generator, check_finite, return_stderr)
     check_choice(on_series_error, "on_series_error", ("warn", "raise", "ignore"))
     order = DEFAULT_ORDER[expansion] if order is None else check_positive_int(order, "order", minimum=0)
     prob = _ProbeProblem(S, settings, generator, check_finite)

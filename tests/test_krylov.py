@@ -12,6 +12,9 @@ from conftest import assert_rel_close, matrix_with_spectrum
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
+# the preset on its Lanczos path at every size (it computes matrices up to dense_below densely)
+FAST = {"preset": "fast", "dense_below": 0}
+
 N = 200
 IDX = torch.arange(1, N + 1, dtype=torch.float64)
 SPECTRA = {
@@ -36,7 +39,7 @@ def _median_rel_error(fn, truth, seeds=range(8)):
 def test_schatten_matches_svd(spectrum, p):
     S = _mat(spectrum)
     truth = float(edlrr.exact.schatten(S, p))
-    err = _median_rel_error(lambda s: edlrr.schatten(S, p, preset="fast", generator=s), truth)
+    err = _median_rel_error(lambda s: edlrr.schatten(S, p, **FAST, generator=s), truth)
     assert err <= 2e-2, f"{spectrum} p={p}: median relative error {err:.3g}"
 
 
@@ -45,7 +48,7 @@ def test_fast_decay_is_nearly_exact(spectrum):
     # the range finder captures everything that matters: error far below Hutchinson's
     S = _mat(spectrum)
     truth = float(edlrr.exact.nuclear_norm(S))
-    assert _median_rel_error(lambda s: edlrr.nuclear_norm(S, preset="fast", generator=s), truth) <= 1e-4
+    assert _median_rel_error(lambda s: edlrr.nuclear_norm(S, **FAST, generator=s), truth) <= 1e-4
 
 
 @pytest.mark.parametrize("name,params", [
@@ -60,7 +63,7 @@ def test_lrr_quadrature_where_taylor_diverges(name, params):
     S = _mat("flat")
     h = edlrr.penalty(name, **params)
     truth = float(edlrr.exact.lrr(S, h))
-    err = _median_rel_error(lambda s: edlrr.lrr(S, h, preset="fast", generator=s), truth)
+    err = _median_rel_error(lambda s: edlrr.lrr(S, h, **FAST, generator=s), truth)
     assert err <= 1e-2, f"{name}: {err:.3g}"
 
 
@@ -68,7 +71,7 @@ def test_lrr_quadrature_where_taylor_diverges(name, params):
 def test_exactly_low_rank_is_exact(r):
     sigma = torch.linspace(2, 1, r, dtype=torch.float64)
     S = matrix_with_spectrum(300, 250, sigma, seed=r)
-    opts = dict(preset="fast", sketch=r + 10, generator=0)
+    opts = dict(FAST, sketch=r + 10, generator=0)
     assert float(edlrr.rank(S, **opts)) == r
     for p in [0.5, 1, 2]:  # against sum sigma^p (svdvals adds sqrt(rounding) at p = 0.5)
         assert_rel_close(edlrr.schatten(S, p, **opts), (sigma ** p).sum(), 1e-8, f"p={p}")
@@ -77,12 +80,12 @@ def test_exactly_low_rank_is_exact(r):
 
 def test_rank_of_full_rank_matrix_is_exact_with_sphere_probes():
     S = _mat("flat")  # every tail probe gives exactly the tail dimension
-    assert float(edlrr.rank(S, preset="fast", generator=3)) == pytest.approx(N, abs=1e-9)
+    assert float(edlrr.rank(S, **FAST, generator=3)) == pytest.approx(N, abs=1e-9)
 
 
 def test_small_matrix_uses_the_exact_singular_values():
     S = torch.randn(40, 70, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    value, stderr = edlrr.nuclear_norm(S, preset="fast", return_stderr=True)
+    value, stderr = edlrr.nuclear_norm(S, **FAST, return_stderr=True)
     assert_rel_close(value, edlrr.exact.nuclear_norm(S), 1e-12)
     assert float(stderr) == 0.0
 
@@ -100,7 +103,7 @@ def test_gradient_of_low_rank_matrix_is_exact(r):
         ref = (U * (p * sigma ** (p - 1))) @ V.T
         for dtype, tol in [(torch.float64, 1e-10), (torch.float32, 1e-4)]:
             X = S.to(dtype).detach().clone().requires_grad_()
-            edlrr.schatten(X, p, preset="fast", generator=0).backward()
+            edlrr.schatten(X, p, **FAST, generator=0).backward()
             rel = float((X.grad.double() - ref).norm() / ref.norm())
             assert rel <= tol, f"p={p} {dtype}: gradient error {rel:.3g}"
 
@@ -114,16 +117,16 @@ def test_gradient_cosine_for_schatten_2_and_3(spectrum, mode):
         edlrr.exact.schatten(S, p).backward()
         ref = S.grad.clone()
         S.grad = None
-        edlrr.schatten(S, p, preset="fast", generator=0, tail_gradient=mode).backward()
+        edlrr.schatten(S, p, **FAST, generator=0, tail_gradient=mode).backward()
         cos = torch.nn.functional.cosine_similarity(S.grad.flatten(), ref.flatten(), 0)
         assert cos >= 0.99, f"{spectrum} p={p}: cosine {float(cos):.4f}"
 
 
 @pytest.mark.parametrize("fn", [
-    lambda S: edlrr.nuclear_norm(S, preset="fast", generator=0),
-    lambda S: edlrr.schatten(S, 0.5, preset="fast", generator=0),
-    lambda S: edlrr.lrr(S, "logarithm", preset="fast", generator=0),
-    lambda S: edlrr.rank(S, preset="fast", generator=0),
+    lambda S: edlrr.nuclear_norm(S, **FAST, generator=0),
+    lambda S: edlrr.schatten(S, 0.5, **FAST, generator=0),
+    lambda S: edlrr.lrr(S, "logarithm", **FAST, generator=0),
+    lambda S: edlrr.rank(S, **FAST, generator=0),
 ])
 @pytest.mark.parametrize("case", ["zero", "repeated", "rank_one"])
 @pytest.mark.parametrize("mode", ["projected", "stochastic"])
@@ -144,25 +147,25 @@ def test_finite_gradients_on_degenerate_spectra(fn, case, mode, monkeypatch):
 def test_float32_error_within_twice_float64():
     S = _mat("power")
     truth = float(edlrr.exact.nuclear_norm(S))
-    e64 = _median_rel_error(lambda s: edlrr.nuclear_norm(S, preset="fast", generator=s), truth, range(12))
-    e32 = _median_rel_error(lambda s: edlrr.nuclear_norm(S.float(), preset="fast", generator=s), truth, range(12))
+    e64 = _median_rel_error(lambda s: edlrr.nuclear_norm(S, **FAST, generator=s), truth, range(12))
+    e32 = _median_rel_error(lambda s: edlrr.nuclear_norm(S.float(), **FAST, generator=s), truth, range(12))
     assert e32 <= 2 * e64 + 1e-5, (e32, e64)
 
 
 def test_batched_equals_loop_and_same_seed_same_value():
     S = torch.stack([_mat("power", seed=s) for s in range(3)])
-    batched = edlrr.nuclear_norm(S, preset="fast", generator=torch.Generator().manual_seed(5))
+    batched = edlrr.nuclear_norm(S, **FAST, generator=torch.Generator().manual_seed(5))
     g = torch.Generator().manual_seed(5)
-    loop = torch.stack([edlrr.nuclear_norm(S[i], preset="fast", generator=g) for i in range(3)])
+    loop = torch.stack([edlrr.nuclear_norm(S[i], **FAST, generator=g) for i in range(3)])
     torch.testing.assert_close(batched, loop)
-    assert float(edlrr.nuclear_norm(S[0], preset="fast", generator=7)) == float(
-        edlrr.nuclear_norm(S[0], preset="fast", generator=7))
+    assert float(edlrr.nuclear_norm(S[0], **FAST, generator=7)) == float(
+        edlrr.nuclear_norm(S[0], **FAST, generator=7))
 
 
 def test_tall_and_wide_agree():
     S = _mat("power")
-    a = edlrr.nuclear_norm(S, preset="fast", generator=2)
-    b = edlrr.nuclear_norm(S.T, preset="fast", generator=2)
+    a = edlrr.nuclear_norm(S, **FAST, generator=2)
+    b = edlrr.nuclear_norm(S.T, **FAST, generator=2)
     torch.testing.assert_close(a, b)
 
 
@@ -171,7 +174,7 @@ def test_standard_error_interval_covers_the_truth():
     truth = float(edlrr.exact.nuclear_norm(S))
     covered = 0
     for s in range(60):
-        v, se = edlrr.nuclear_norm(S, preset="fast", sketch=8, generator=s, return_stderr=True)
+        v, se = edlrr.nuclear_norm(S, **FAST, sketch=8, generator=s, return_stderr=True)
         covered += abs(float(v) - truth) <= 1.96 * float(se)
     assert covered >= 0.85 * 60, covered
 
@@ -224,6 +227,7 @@ def test_lanczos_basis_is_orthonormal_and_tridiagonalises():
     (dict(preset="fast", sketch=-1), "sketch must be"),
     (dict(preset="fast", lanczos_steps=0), "lanczos_steps must be"),
     (dict(preset="fast", tail_gradient="exact"), "tail_gradient must be"),
+    (dict(preset="fast", dense_below=-1), "dense_below must be"),
 ])
 def test_bad_krylov_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -233,15 +237,15 @@ def test_bad_krylov_options(kwargs, match):
 def test_expansion_must_match_internals():
     S = _mat("power")
     with pytest.raises(ValueError, match="does not go with"):
-        edlrr.lrr(S, "laplace", preset="fast", expansion="taylor")
+        edlrr.lrr(S, "laplace", **FAST, expansion="taylor")
     with pytest.raises(ValueError, match="does not go with"):
         edlrr.lrr(S, "laplace", expansion="quadrature")
     with pytest.raises(ValueError, match="return_stderr"):
-        edlrr.estimators.schatten_samples(S, 1, preset="fast")
+        edlrr.estimators.schatten_samples(S, 1, **FAST)
 
 
 def test_regularizer_module_with_fast_preset():
-    reg = edlrr.LowRankRegularizer("gamma_nuclear", weight=0.5, preset="fast", seed=0,
+    reg = edlrr.LowRankRegularizer("gamma_nuclear", weight=0.5, **FAST, seed=0,
                                    penalty_params=dict(gamma=0.1))
     S = _mat("flat").requires_grad_()
     loss = reg(S)
@@ -254,7 +258,8 @@ def test_regularizer_module_with_fast_preset():
 
 def test_fast_preset_is_documented_and_one_word_away():
     s = edlrr.PRESETS["fast"]
-    assert (s.internals, s.probes, s.sketch, s.power_iters, s.lanczos_steps) == ("krylov", 8, 64, 1, 30)
+    assert (s.internals, s.probes, s.sketch, s.power_iters, s.lanczos_steps, s.dense_below) == (
+        "krylov", 8, 64, 1, 30, 640)
     assert edlrr.resolve_settings("fast", probes=4).probes == 4
 
 
@@ -292,7 +297,7 @@ def test_nuclear_gradient_is_aligned_with_the_exact_one(spectrum, floor):
         cos[mode] = []
         for s in range(5):
             S = S0.clone().requires_grad_()
-            edlrr.nuclear_norm(S, preset="fast", sketch=16, probes=16, lanczos_steps=15, generator=s,
+            edlrr.nuclear_norm(S, **FAST, sketch=16, probes=16, lanczos_steps=15, generator=s,
                                tail_gradient=mode).backward()
             cos[mode].append(float(torch.nn.functional.cosine_similarity(S.grad.flatten(), ref.flatten(), 0)))
     assert np.median(cos["projected"]) >= floor, cos
@@ -304,12 +309,12 @@ def test_projected_tail_gradient_of_schatten_2_is_exact_and_values_do_not_depend
     """h = sigma^2: the true tail gradient 2 X_t lies in span{X_t}, so the projection is exact."""
     S0 = _mat("power")
     S = S0.clone().requires_grad_()
-    value = edlrr.schatten(S, 2, preset="fast", generator=0)
+    value = edlrr.schatten(S, 2, **FAST, generator=0)
     value.backward()
     assert float((S.grad - 2 * S0).norm() / (2 * S0).norm()) <= 1e-12
     for fn in (lambda X, **kw: edlrr.nuclear_norm(X, **kw), lambda X, **kw: edlrr.lrr(X, "laplace", **kw)):
-        a = fn(S0, preset="fast", generator=3, tail_gradient="projected")
-        b = fn(S0, preset="fast", generator=3, tail_gradient="stochastic")
+        a = fn(S0, **FAST, generator=3, tail_gradient="projected")
+        b = fn(S0, **FAST, generator=3, tail_gradient="stochastic")
         assert float(a) == float(b)
 
 
@@ -323,7 +328,7 @@ def test_projected_tail_gradient_matches_the_projection_of_the_exact_gradient():
     # tolerances: 1e-3 of the flat tail's sum (0.19), 1e-4 of the power spectrum's value
     for spectrum, tol in ((S0, 1.9e-4), (_mat("power"), 6e-4)):
         S = spectrum.clone().requires_grad_()
-        value = edlrr.nuclear_norm(S, preset="fast", sketch=10, generator=0)
+        value = edlrr.nuclear_norm(S, **FAST, sketch=10, generator=0)
         value.backward()
         assert abs(float((S.grad * spectrum).sum() - value)) <= tol
     exact = S0.clone().requires_grad_()
@@ -334,5 +339,24 @@ def test_projected_tail_gradient_matches_the_projection_of_the_exact_gradient():
 
 def _grad_fast(S0):
     S = S0.clone().requires_grad_()
-    edlrr.nuclear_norm(S, preset="fast", sketch=10, generator=0).backward()
+    edlrr.nuclear_norm(S, **FAST, sketch=10, generator=0).backward()
     return S.grad
+
+
+def test_quadrature_error_isolates_the_function_approximation():
+    """Exact (to rounding) for f polynomial of degree < 2 d in lambda (Gauss is exact there), or
+    when d reaches the tail's dimension; for sqrt it falls as d grows, and it does not depend on
+    the probe noise that dominates the estimate's own error."""
+    S = matrix_with_spectrum(120, 150, 1.0 / torch.arange(1, 121, dtype=torch.float64), seed=2)
+    kw = dict(sketch=8, power_iters=0, probes=4)
+    square = krylov.SpectralFunction(lambda s: s**4, lambda s: 4 * s**3)  # lambda^2
+    err = krylov.quadrature_error(S, square, lanczos_steps=3, generator=0, **kw)
+    assert float(err) <= 1e-12
+    sqrt = edlrr.estimators.spectral_function(edlrr.penalty("nuclear"))
+    full = krylov.quadrature_error(S, sqrt, lanczos_steps=112, generator=0, **kw)
+    assert float(full) <= 1e-10
+    errs = [float(krylov.quadrature_error(S, sqrt, lanczos_steps=d, generator=0, **kw)) for d in (3, 8, 20)]
+    assert errs[0] > errs[1] > errs[2] > 0, errs
+    total = abs(float(edlrr.nuclear_norm(S, **FAST, generator=0, sketch=8, power_iters=0, probes=4,
+                                         lanczos_steps=20)) / float(edlrr.exact.nuclear_norm(S)) - 1)
+    assert errs[2] < total, (errs[2], total)
