@@ -68,6 +68,15 @@ class SpectralFunction:
     :func:`edlrr.penalty`): Gauss and Gauss-Radau quadrature then bracket the truth and their
     mean is used."""
 
+    @property
+    def keeps_small(self) -> bool:
+        """h(0) = 0 and h'(0) finite (the nuclear norm, Schatten p >= 1, every penalty of
+        :func:`edlrr.penalty` with h(0) = 0): a tolerance below that of the input's dtype is safe
+        (the dense path's, see :func:`dense_spectral_sum`)."""
+        if self.cut_zero:
+            return False
+        return bool(torch.isfinite(self.derivative(torch.zeros(1, dtype=torch.float64))).all())
+
 
 def _lambda_function(h: SpectralFunction, tol: torch.Tensor):
     """f(lambda) = h(sqrt(lambda)) and f'(lambda) on eigenvalues of X X^T, with the zero cut.
@@ -176,8 +185,10 @@ class _GramEigen(torch.autograd.Function):
         lam, U = torch.linalg.eigh(X64 @ X64.mT)  # ascending
         lam = lam.clamp_min(0)
         top = lam[..., -1:]
-        # A's eigenvalues are known to about m eps lambda_1: smaller ones are zeros here
-        cut = torch.maximum(rank_rtol**2 * top, X.shape[-2] * torch.finfo(torch.float64).eps * top)
+        # A's eigenvalues are known to about m eps_64 lambda_1: smaller ones are zeros; where h
+        # needs it (rank, h(0) != 0, Schatten p < 1) so are those below the input's rank tolerance
+        resolution = X.shape[-2] * torch.finfo(torch.float64).eps * top
+        cut = resolution if h.keeps_small else torch.maximum(rank_rtol**2 * top, resolution)
         f, fprime, _ = _lambda_function(h, cut.sqrt())
         weights = torch.where(lam > cut, 2 * fprime(lam), torch.zeros_like(lam))
         ctx.save_for_backward(X64, U, weights)
@@ -195,8 +206,12 @@ def dense_spectral_sum(X: torch.Tensor, h: SpectralFunction, rank_rtol: float | 
     """sum_i h(sigma_i(X)) (*,) from the eigendecomposition of the Gram matrix X X^T in float64
     (X is (*, m, n), m <= n), differentiable: the ``dense_below`` path of :func:`spectral_sum`.
 
-    Singular values at or below max(rank_rtol, sqrt(m eps_64)) sigma_1 count as zeros (value 0,
-    gradient 0): the Gram matrix does not resolve them. ``rank_rtol`` defaults to
+    Singular values at or below sqrt(m eps_64) sigma_1 count as zeros (value 0, gradient 0): the
+    Gram matrix does not resolve them. For the rank, penalties with h(0) != 0 and Schatten p < 1
+    so do those at or below rank_rtol sigma_1 (the input's numerical rank); for the others (h(0) = 0,
+    h'(0) finite: :attr:`SpectralFunction.keeps_small`) the float64 resolution is the only cut, so
+    that the small singular values of a float32 matrix keep their gradient, as with ``svdvals``
+    (a cut at float32's rank tolerance, 3.6e-5 sigma_1 at 300 x 300, cost PSNR in ``completion``). ``rank_rtol`` defaults to
     max(m, n) eps of X's dtype, as :func:`torch.linalg.matrix_rank`; for float32 input that is
     the larger of the two, so the result matches ``svdvals`` to float32 rounding.
     """

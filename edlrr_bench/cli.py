@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in EXPERIMENTS:
         mod = importlib.import_module(f"edlrr_bench.experiments.{name}")
         sub.add_parser(name, parents=[common], help=(mod.__doc__ or name).strip().splitlines()[0])
-    sub.add_parser("report", parents=[common], help="rebuild REPORT.md, CSVs and plots from stored cells")
+    sub.add_parser("report", parents=[common], help="rebuild REPORT.md, CSVs and plots from the stored cells "
+                                                    "of this preset/config (other stored cells are left out)")
     return parser
 
 
@@ -131,8 +132,8 @@ def run_experiments(names: list[str], cfg: dict, args, client) -> list:
         groups.append((name, mod.cells(cfg[name]), CellStore(args.out, name)))
     summaries = run_sweeps(groups, threads=args.threads, device=args.device, client=client,
                            retry_failed=args.retry_failed, progress=not args.no_progress)
-    for name in names:
-        write_table(load_table(args.out, name), args.out / f"{name}.csv")
+    for name, cells, _ in groups:
+        write_table(load_table(args.out, name, keys=[c.key for c in cells]), args.out / f"{name}.csv")
     order = {name: i for i, name in enumerate(EXPERIMENTS)}
     return sorted(summaries, key=lambda s: order[s.experiment])
 
@@ -155,8 +156,9 @@ def main(argv=None) -> int:
             if client is not None:
                 client.close()
     else:
-        for name in names:
-            write_table(load_table(args.out, name), args.out / f"{name}.csv")
+        for name in names:  # the cells of this configuration and code version only
+            cells = importlib.import_module(f"edlrr_bench.experiments.{name}").cells(cfg[name])
+            write_table(load_table(args.out, name, keys=[c.key for c in cells]), args.out / f"{name}.csv")
     report = write_report(args.out, cfg, [n for n in EXPERIMENTS if (args.out / f"{n}.csv").exists()])
     failed = sum(s.failed for s in summaries)
     print(f"\nedlrr-bench {args.command} (preset {args.preset}) in {time.perf_counter() - t0:.1f} s -> {args.out}")

@@ -32,8 +32,15 @@ def record_to_row(rec: dict) -> dict:
     return row
 
 
-def load_table(root: Path, experiment: str) -> pd.DataFrame:
-    rows = [record_to_row(r) for r in CellStore(root, experiment).records()]
+def load_table(root: Path, experiment: str, keys=None) -> pd.DataFrame:
+    """The experiment's stored cells as one long table (a row per cell). ``keys``: keep only the
+    cells with these keys (those of the current configuration and code version); others stay on
+    disk (older versions, other presets) but are left out."""
+    records = CellStore(root, experiment).records()
+    if keys is not None:
+        keys = set(keys)
+        records = [r for r in records if r["key"] in keys]
+    rows = [record_to_row(r) for r in records]
     if not rows:
         return pd.DataFrame(columns=BASE_COLUMNS)
     df = pd.DataFrame(rows)

@@ -75,6 +75,21 @@ def test_resume_reruns_no_finished_cell(tmp_path, tiny_config, monkeypatch):
             assert p.stat().st_mtime_ns == mtime  # untouched
 
 
+def test_tables_leave_out_stored_cells_of_other_versions(tmp_path, tiny_config, monkeypatch):
+    """A version bump recomputes the cells; the old records stay on disk but are left out of the
+    CSV and the report, by run and by report."""
+    out = tmp_path / "out"
+    assert run(out, tiny_config) == 0
+    n = len(pd.read_csv(out / "theory.csv"))
+    monkeypatch.setattr(theory_exp, "VERSION", theory_exp.VERSION + 1)
+    assert run(out, tiny_config) == 0
+    assert len(list((out / "theory" / "cells").glob("*.json"))) == 2 * n
+    df = pd.read_csv(out / "theory.csv")
+    assert len(df) == n and df.key.is_unique
+    assert cli.main(["report", "--out", str(out), "--config", str(tiny_config), "--no-progress"]) == 0
+    assert len(pd.read_csv(out / "theory.csv")) == n
+
+
 def test_failing_cell_is_recorded_and_sweep_continues(tmp_path, tiny_config, monkeypatch):
     real = theory_exp.run_cell
 
@@ -272,6 +287,10 @@ fast_steps = [5]
 image = "astronaut"
 size = 24
 seeds = 1
+[fast.crossover]
+sizes = [64]
+dtypes = ["float64", "float32"]
+reps = 1
 [fast.penalty]
 images = ["astronaut"]
 size = 96
@@ -293,6 +312,9 @@ def test_experiment_quick_end_to_end(tmp_path, experiment):
     report = (out / "REPORT.md").read_text()
     assert f"## {experiment}" in report
     assert list((out / "figures").glob("*.png")), "no figure written"
+    if experiment == "fast":  # the dense path's crossover and the quadrature's own error are reported
+        assert "Where the dense path pays" in report and "quadrature rel. err" in report
+        assert (df[df.param_part == "crossover"][["seconds_svdvals", "seconds_dense", "seconds_lanczos"]] > 0).all().all()
 
 
 AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "data" / "edlrr-images"

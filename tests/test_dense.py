@@ -52,7 +52,7 @@ def test_batched_float32_matches_svdvals_in_float32():
     value.sum().backward()
     assert value.shape == (2, 3) and value.dtype == torch.float32 and X.grad.dtype == torch.float32
     truth = edlrr.exact.nuclear_norm(S.double())
-    assert float(((value.double() - truth) / truth).abs().max()) <= 1e-6
+    assert float(((value.detach().double() - truth) / truth).abs().max()) <= 1e-6
     g = _exact_gradient(S.double(), lambda Y: edlrr.exact.nuclear_norm(Y).sum())
     assert float((X.grad.double() - g).norm() / g.norm()) <= 1e-5
 
@@ -103,3 +103,16 @@ def test_preset_switches_at_dense_below():
 def test_dense_spectral_sum_rejects_the_larger_side():
     with pytest.raises(ValueError, match="m <= n"):
         krylov.dense_spectral_sum(torch.randn(5, 3), krylov.SpectralFunction(lambda s: s, torch.ones_like))
+
+
+def test_float32_keeps_the_gradient_of_small_singular_values_but_not_their_rank():
+    """sigma = 1 (x 50) and 5e-6 (x 50), stored in float32: below float32's rank tolerance
+    (100 eps_32 = 1.2e-5) but resolved by the float64 Gram matrix. The nuclear norm keeps their
+    gradient (U V^T over all 100 directions, as svdvals' autograd); the rank does not count them."""
+    sigma = torch.cat([torch.ones(50), torch.full((50,), 5e-6)]).double()
+    S = matrix_with_spectrum(100, 100, sigma, seed=5).float()
+    X = S.clone().requires_grad_()
+    edlrr.nuclear_norm(X, **DENSE).backward()
+    g = _exact_gradient(S.double(), edlrr.exact.nuclear_norm)
+    assert float((X.grad.double() - g).norm() / g.norm()) <= 1e-3
+    assert float(edlrr.rank(S, **DENSE)) == 50.0

@@ -22,7 +22,7 @@ from ._common import record_metrics, solver_for
 
 NAME = "completion"
 VERSION = 2  # 2: the fast preset's tail gradient is "projected"
-FAST_VERSION = 3  # cells of the fast preset; 3: it computes min(m, n) <= 640 densely
+FAST_VERSION = 4  # cells of the fast preset; 3: it computes min(m, n) <= 640 densely; 4: float64 cut there
 
 # label -> (solver, solver parameters, column of EDLRR Table 1 or None)
 METHODS = {

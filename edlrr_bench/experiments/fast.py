@@ -15,6 +15,9 @@ Parts (``param_part``):
   estimator over a grid of (N, sketch, d): time and value/gradient error of each, and for every
   paper configuration the fast configurations that are at least as fast and as accurate; the
   authors' released recipe (20,000 probes, 5,000 terms) against the fast preset.
+* ``crossover``: where the preset's dense path pays: nuclear norm forward+backward of a Gaussian
+  n x n matrix by ``svdvals``, the dense path and the Lanczos path, side by side in one process,
+  float64 and float32 (the preset's ``dense_below`` = 640 comes from here).
 * ``penalty``: gamma-nuclear and Laplace at the singular values of the completion images with
   small gamma (where their Taylor series diverge): the preset (dense at this size), its Lanczos
   quadrature (total error, and the quadrature's own error with the probes' sampling error
@@ -45,7 +48,7 @@ from ..sweep import Cell, PeakMemory
 NAME = "fast"
 VERSION = 4  # 4: the preset's tail gradient is "projected"
 # parts on matrices the preset now computes densely (min(m, n) <= dense_below = 640)
-SMALL_VERSION = 5  # 5: preset "fast" computes min(m, n) <= 640 densely; Lanczos kept by dense_below=0
+SMALL_VERSION = 6  # 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
 LANCZOS = {"dense_below": 0}  # the preset's Lanczos estimator at every size
 
 FAST_VARIANTS = {
@@ -186,6 +189,12 @@ def cells(cfg: dict) -> list[Cell]:
                                ("fast-lanczos", {"preset": "fast", **LANCZOS})):
             out.append(Cell(NAME, label, ds, {"part": "released", "seeds": rel["seeds"], "options": options},
                             version=SMALL_VERSION))
+    co = cfg.get("crossover")
+    if co:
+        for n in co["sizes"]:
+            for dtype in co["dtypes"]:
+                out.append(Cell(NAME, "crossover", {"name": "test_matrix", "spectrum": "gaussian", "n": n},
+                                {"part": "crossover", "dtype": dtype, "reps": co["reps"]}, version=SMALL_VERSION))
     pe = cfg["penalty"]
     for image in pe["images"]:
         ds = {"name": "image_matrix", "image": image, "size": pe["size"]}
@@ -208,7 +217,7 @@ def _image_matrix(ds: dict) -> torch.Tensor:
 def run_cell(cell: Cell, device: str = "cpu") -> dict:
     part = cell.params["part"]
     return {"speed": _run_speed, "xtrace": _run_xtrace, "pareto": _run_pareto, "released": _run_released,
-            "penalty": _run_penalty}[part](cell, device)
+            "crossover": _run_crossover, "penalty": _run_penalty}[part](cell, device)
 
 
 def _timed_grad(fn, S, mem: PeakMemory | None = None):
@@ -311,7 +320,30 @@ def _run_released(cell, device):
     exact.backward()
     options = cell.params["options"]
     fn = lambda X, s: edlrr.nuclear_norm(X, generator=s, **options)  # noqa: E731
-    return _accuracy(S, fn, cell.params["seeds"], float(exact), X.grad)
+    return _accuracy(S, fn, cell.params["seeds"], float(exact.detach()), X.grad)
+
+
+CROSSOVER_METHODS = {
+    "svdvals": lambda X: torch.linalg.svdvals(X).sum(),
+    "dense": lambda X: edlrr.nuclear_norm(X, preset="fast", dense_below=X.shape[-1]),
+    "lanczos": lambda X: edlrr.nuclear_norm(X, preset="fast", dense_below=0, generator=0),
+}
+
+
+def _run_crossover(cell, device):
+    """Median seconds of forward+backward by each method, interleaved (one round = one call of
+    each), after one warm-up call each."""
+    dtype = {"float64": torch.float64, "float32": torch.float32}[cell.params["dtype"]]
+    S = test_matrix("gaussian", cell.dataset["n"]).to(device=device, dtype=dtype)
+    times = {name: [] for name in CROSSOVER_METHODS}
+    for r in range(cell.params["reps"] + 1):
+        for name, fn in CROSSOVER_METHODS.items():
+            t = _timed_grad(fn, S)[0]
+            if r:
+                times[name].append(t)
+    out = {f"seconds_{name}": float(np.median(t)) for name, t in times.items()}
+    out["seconds_median"] = out["seconds_dense"]
+    return out
 
 
 def _run_penalty(cell, device):
@@ -372,6 +404,7 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
     lines += _speed_section(ok, cfg, plot, claims)
     lines += _xtrace_section(ok, cfg, claims)
     lines += _pareto_section(ok, cfg, claims)
+    lines += _crossover_section(ok, cfg, plot)
     lines += _penalty_section(ok, cfg, claims)
     return "\n".join(lines), claims
 
@@ -524,6 +557,26 @@ def _pareto_section(ok, cfg, claims):
                                                           f"{rel.value_relerr_median:.2%}",
                            "verdict": "reproduced" if ratio >= 100 and fa.value_relerr_median <= rel.value_relerr_median
                            else "not reproduced"})
+    return lines
+
+
+def _crossover_section(ok, cfg, plot):
+    d = ok[ok.param_part == "crossover"]
+    if d.empty:
+        return []
+    tab = d[["dataset_n", "param_dtype", "seconds_svdvals", "seconds_dense", "seconds_lanczos"]].rename(columns={
+        "dataset_n": "n", "param_dtype": "dtype", "seconds_svdvals": "svdvals s", "seconds_dense": "dense s",
+        "seconds_lanczos": "Lanczos s"}).astype({"n": int}).sort_values(["dtype", "n"])
+    tab["fastest"] = tab[["svdvals s", "dense s", "Lanczos s"]].idxmin(axis=1).str.replace(" s", "")
+    dense_wins = tab[tab.fastest == "dense"].groupby("dtype").n.max()
+    lines = ["### Where the dense path pays (the preset's `dense_below`)", "",
+             "Nuclear norm forward + backward of a Gaussian n x n matrix, median of "
+             f"{cfg['crossover']['reps']} interleaved rounds after a warm-up: `svdvals`, the preset's dense path "
+             "(eigenvalues of the float64 Gram matrix) and its Lanczos path (`dense_below=0`, 736 products).", "",
+             tab.to_markdown(index=False, floatfmt=".4f"), "",
+             "Largest n where the dense path is the fastest: " + ", ".join(
+                 f"{dt}: {int(n)}" for dt, n in dense_wins.items()) + f"; the preset uses it up to "
+             f"{edlrr.PRESETS['fast'].dense_below}.", ""]
     return lines
 
 
