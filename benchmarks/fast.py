@@ -3,8 +3,9 @@
 ``fast`` is ``edlrr.nuclear_norm(S, preset="fast")`` (``internals="krylov"``, deflated stochastic
 Lanczos quadrature, ``edlrr.krylov``: k = 64 deflated directions after q = 1 power iteration,
 N = 8 sphere probes x d = 30 Lanczos steps on the rest; ``common.VARIANTS["fast"]``), with a
-fixed probe seed per case; since the preset computes min(m, n) <= 640 densely (Gram eigenvalues),
-``fast_lanczos`` (``dense_below=0``) times its Lanczos path at 512 too. ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
+fixed probe seed per case; since the preset computes min(m, n) <= 384 densely (Gram eigenvalues),
+``fast_lanczos`` (``dense_below=0``) is the same as ``fast`` at these sizes, kept for
+commits whose preset was dense at 512. ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
 whose autograd gradient is U V^T. Square n x n float64 matrices, n in {512, 1024, 2048}, seeded
 (``common.make_matrix``; the same matrix in both classes and on every commit):
 

@@ -152,10 +152,11 @@ PRESETS = {
     # Ours (issue 7): deflate 64 directions found with one power iteration, then 8 sphere
     # probes x 30 Lanczos steps on the rest: 4 x 64 + 2 x 8 x 30 = 736 products by S or S^T
     # (well under 1% relative error on the nuclear norm of full-rank and slowly decaying spectra
-    # at n = 2048, exact for rank <= 64; measured by `edlrr-bench fast`). Up to min(m, n) = 640
-    # the eigenvalues of the Gram matrix are cheaper than those products (float64 and float32,
-    # forward+backward, measured by asv `fast.FastVsExact` and `edlrr-bench fast`): computed densely.
-    "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=640),
+    # at n = 2048, exact for rank <= 64; measured by `edlrr-bench fast`). Up to min(m, n) = 384
+    # the eigenvalues of the float64 Gram matrix are cheaper than those products (float64 and
+    # float32) and than svdvals (float64), forward+backward on one thread (`edlrr-bench fast`,
+    # its crossover table): computed densely.
+    "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=384),
 }
 
 

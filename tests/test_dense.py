@@ -87,17 +87,18 @@ def test_degenerate_spectra_give_finite_gradients(case):
 
 
 def test_preset_switches_at_dense_below():
-    """preset="fast" computes min(m, n) <= 640 densely (error estimate 0), larger ones by
+    """preset="fast" computes min(m, n) <= 384 densely (error estimate 0), larger ones by
     Lanczos quadrature (a positive error estimate)."""
     g = torch.Generator().manual_seed(4)
-    small = torch.randn(300, 700, dtype=torch.float64, generator=g)
+    limit = edlrr.PRESETS["fast"].dense_below
+    small = torch.randn(limit, 500, dtype=torch.float64, generator=g)
     value, stderr = edlrr.nuclear_norm(small, preset="fast", generator=0, return_stderr=True)
     assert float(stderr) == 0.0
-    assert_rel_close(value, edlrr.exact.nuclear_norm(small), 1e-12, "dense at 300")
-    large = torch.randn(700, 660, dtype=torch.float64, generator=g)
+    assert_rel_close(value, edlrr.exact.nuclear_norm(small), 1e-12, f"dense at {limit}")
+    large = torch.randn(500, limit + 1, dtype=torch.float64, generator=g)
     value, stderr = edlrr.nuclear_norm(large, preset="fast", generator=0, return_stderr=True)
     assert float(stderr) > 0.0
-    assert_rel_close(value, edlrr.exact.nuclear_norm(large), 1e-2, "Lanczos at 660")
+    assert_rel_close(value, edlrr.exact.nuclear_norm(large), 1e-2, f"Lanczos at {limit + 1}")
 
 
 def test_dense_spectral_sum_rejects_the_larger_side():

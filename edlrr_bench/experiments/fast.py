@@ -17,7 +17,7 @@ Parts (``param_part``):
   authors' released recipe (20,000 probes, 5,000 terms) against the fast preset.
 * ``crossover``: where the preset's dense path pays: nuclear norm forward+backward of a Gaussian
   n x n matrix by ``svdvals``, the dense path and the Lanczos path, side by side in one process,
-  float64 and float32 (the preset's ``dense_below`` = 640 comes from here).
+  float64 and float32 (the preset's ``dense_below`` = 384 comes from here).
 * ``penalty``: gamma-nuclear and Laplace at the singular values of the completion images with
   small gamma (where their Taylor series diverge): the preset (dense at this size), its Lanczos
   quadrature (total error, and the quadrature's own error with the probes' sampling error
@@ -47,12 +47,12 @@ from ..sweep import Cell, PeakMemory
 
 NAME = "fast"
 VERSION = 4  # 4: the preset's tail gradient is "projected"
-# parts on matrices the preset now computes densely (min(m, n) <= dense_below = 640)
+# parts on matrices the preset now computes densely (min(m, n) <= dense_below = 384)
 SMALL_VERSION = 6  # 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
 LANCZOS = {"dense_below": 0}  # the preset's Lanczos estimator at every size
 
 FAST_VARIANTS = {
-    # the preset (dense where min(m, n) <= 640), and a leaner configuration on the Lanczos path
+    # the preset (dense where min(m, n) <= 384), and a leaner configuration on the Lanczos path
     "fast": {},
     "fast-lean": {"probes": 8, "lanczos_steps": 10, **LANCZOS},
     # the preset with the unbiased (noisy) tail gradient: the gradient-cosine evidence
@@ -390,7 +390,7 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
     lines = ["## fast: the fast estimator against exact SVD-autograd and the paper (beyond the paper)", "",
              "`preset=\"fast\"`: deflated stochastic Lanczos quadrature (`edlrr.krylov`: k = 64 directions "
              "deflated after one power iteration, N = 8 sphere probes x d = 30 Lanczos steps on the rest (mean of Gauss and Gauss-Radau rules), "
-             "a control variate from the exact Frobenius norm); matrices with min(m, n) <= 640 it computes densely "
+             "a control variate from the exact Frobenius norm); matrices with min(m, n) <= 384 it computes densely "
              "(eigenvalues of the float64 Gram matrix), `dense_below=0` keeps the Lanczos path. Times are forward + backward, measured in one "
              "process side by side with `torch.linalg.svdvals` on the same matrix, "
              f"{int(df.threads.dropna().iloc[0]) if 'threads' in df and df.threads.notna().any() else '?'} "
