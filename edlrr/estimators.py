@@ -99,7 +99,7 @@ class Settings:
     dense_below : int
         ``"krylov"``: when min(m, n) <= dense_below the sum is computed from the eigenvalues of
         the smaller Gram matrix in float64 instead (:func:`edlrr.krylov.dense_spectral_sum`;
-        exact but for singular values below ~sqrt(min(m, n) eps) sigma_1; 0: never).
+        exact but for singular values below ~sqrt(min(m, n) eps_64) sigma_1; 0: never).
     """
 
     probes: int = 64

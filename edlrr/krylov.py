@@ -34,9 +34,10 @@ the gradient itself: no m x n temporary is formed. Singular values at or below t
 count as zeros: they add nothing and pass no gradient (the minimal-norm subgradient).
 
 **Dense path** (``dense_below``): for small matrices the products above cost more than one
-eigendecomposition of the m x m Gram matrix, in float64 (``dense_spectral_sum``): about twice as
-fast as ``svdvals`` forward+backward on CPU, and exact but for singular values below
-sqrt(m eps_64) sigma_1 ~ 1e-7 sigma_1 (m = 300), which count as zeros.
+eigendecomposition of the m x m Gram matrix in float64 (``dense_spectral_sum``), which is also
+faster than ``svdvals`` forward+backward in float64 (not in float32: the crossover table of
+``edlrr-bench fast``), and exact but for singular values below sqrt(m eps_64) sigma_1
+(~3e-7 sigma_1 at m = 300), which count as zeros.
 """
 from __future__ import annotations
 
@@ -211,9 +212,8 @@ def dense_spectral_sum(X: torch.Tensor, h: SpectralFunction, rank_rtol: float | 
     so do those at or below rank_rtol sigma_1 (the input's numerical rank); for the others (h(0) = 0,
     h'(0) finite: :attr:`SpectralFunction.keeps_small`) the float64 resolution is the only cut, so
     that the small singular values of a float32 matrix keep their gradient, as with ``svdvals``
-    (a cut at float32's rank tolerance, 3.6e-5 sigma_1 at 300 x 300, cost PSNR in ``completion``). ``rank_rtol`` defaults to
-    max(m, n) eps of X's dtype, as :func:`torch.linalg.matrix_rank`; for float32 input that is
-    the larger of the two, so the result matches ``svdvals`` to float32 rounding.
+    (a cut at float32's rank tolerance, 3.6e-5 sigma_1 at 300 x 300, cost PSNR in ``completion``).
+    ``rank_rtol`` defaults to max(m, n) eps of X's dtype, as :func:`torch.linalg.matrix_rank`.
     """
     m, n = X.shape[-2:]
     if m > n:
