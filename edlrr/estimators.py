@@ -382,7 +382,11 @@ def rank(S: torch.Tensor, *, preset: str | None = None, generator=None, check_fi
     Singular values with sigma^2 / ||S||_F^2 below about 2^-k1 are not resolved by k1
     pseudo-inverse iterations and count as less than one. With ``internals="krylov"`` a
     singular value counts when it exceeds max(m, n) * eps * sigma_1, as in
-    :func:`torch.linalg.matrix_rank` (exact when the rank is at most ``sketch``).
+    :func:`torch.linalg.matrix_rank` (exact when the rank is at most ``sketch``, or min(m, n) is
+    at most ``dense_below``). Beyond that it is unreliable where the singular values decay
+    through the tolerance past the sketch: the Lanczos node that lumps the near-zero part of the
+    tail lies above the tolerance, so the whole tail counts (XTrace's fast-decay spectra at
+    n = 1000: 1000 instead of 82; ``edlrr-bench fast``).
     """
     if options.get("project") is False:
         raise ValueError("rank needs the projection: project=False would estimate the dimension")
