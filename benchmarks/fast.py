@@ -3,10 +3,10 @@
 ``fast`` is ``edlrr.nuclear_norm(S, preset="fast")`` (``internals="krylov"``, deflated stochastic
 Lanczos quadrature, ``edlrr.krylov``: k = 64 deflated directions after q = 1 power iteration,
 N = 8 sphere probes x d = 30 Lanczos steps on the rest; ``common.VARIANTS["fast"]``), with a
-fixed probe seed per case; since the preset computes min(m, n) <= 384 densely (Gram eigenvalues),
-``fast_lanczos`` (``dense_below=0``) is the same as ``fast`` at these sizes, kept for
-commits whose preset was dense at 512. ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
-whose autograd gradient is U V^T. Square n x n float64 matrices, n in {512, 1024, 2048}, seeded
+fixed probe seed per case. The preset computes min(m, n) <= 384 densely (float64 Gram
+eigenvalues): at n = 384 ``fast`` times and measures that path, ``fast_lanczos``
+(``dense_below=0``) the Lanczos one; above, both are the Lanczos path. ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
+whose autograd gradient is U V^T. Square n x n float64 matrices, n in {384, 512, 1024, 2048}, seeded
 (``common.make_matrix``; the same matrix in both classes and on every commit):
 
 gaussian       i.i.d. N(0, 1) entries: full rank, Marchenko-Pastur singular values
@@ -45,7 +45,7 @@ from .common import (configure, estimator, make_matrix, reset_peak_memory, seed_
                      timing_attrs)
 
 SPECTRA = ["gaussian", "lowrank_noise", "power"]
-SIZES = [512, 1024, 2048]
+SIZES = [384, 512, 1024, 2048]
 PROBES = 8  # the preset's N
 
 
