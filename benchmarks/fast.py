@@ -31,7 +31,7 @@ The svdvals cases need nothing from edlrr and run on every commit. Cost per comm
 thread (estimated from --quick runs): about 4 minutes for FastVsExact (svdvals forward+backward
 takes 4-6 s at 2048, fast 0.5 s, and building a 2048 ``lowrank_noise`` or ``power`` matrix
 2-3 s, once per process) and under a minute for FastVsExactAccuracy (one ``setup_cache`` for
-all nine cases).
+all twelve cases).
 """
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class FastVsExactAccuracy:
 
     params = [SPECTRA, SIZES]
     param_names = ["spectrum", "n"]
-    timeout = 600  # setup_cache: nine svdvals forward+backward, three of them at 2048
+    timeout = 600  # setup_cache: twelve svdvals forward+backward, three of them at 2048
 
     def setup_cache(self):
         try:
