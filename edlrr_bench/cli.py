@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def write_csv(out: Path, name: str, cells) -> None:
+    """``OUT/<name>.csv`` from the stored records of ``cells`` only (this configuration and code
+    version; older records stay in the store)."""
+    write_table(load_table(out, name, keys=[c.key for c in cells]), out / f"{name}.csv")
+
+
 def run_experiments(names: list[str], cfg: dict, args, client) -> list:
     """Sweep the named experiments (all at once on a Dask client), then write their CSVs."""
     if client is not None:
@@ -133,7 +139,7 @@ def run_experiments(names: list[str], cfg: dict, args, client) -> list:
     summaries = run_sweeps(groups, threads=args.threads, device=args.device, client=client,
                            retry_failed=args.retry_failed, progress=not args.no_progress)
     for name, cells, _ in groups:
-        write_table(load_table(args.out, name, keys=[c.key for c in cells]), args.out / f"{name}.csv")
+        write_csv(args.out, name, cells)
     order = {name: i for i, name in enumerate(EXPERIMENTS)}
     return sorted(summaries, key=lambda s: order[s.experiment])
 
@@ -156,9 +162,8 @@ def main(argv=None) -> int:
             if client is not None:
                 client.close()
     else:
-        for name in names:  # the cells of this configuration and code version only
-            cells = importlib.import_module(f"edlrr_bench.experiments.{name}").cells(cfg[name])
-            write_table(load_table(args.out, name, keys=[c.key for c in cells]), args.out / f"{name}.csv")
+        for name in names:
+            write_csv(args.out, name, importlib.import_module(f"edlrr_bench.experiments.{name}").cells(cfg[name]))
     report = write_report(args.out, cfg, [n for n in EXPERIMENTS if (args.out / f"{n}.csv").exists()])
     failed = sum(s.failed for s in summaries)
     print(f"\nedlrr-bench {args.command} (preset {args.preset}) in {time.perf_counter() - t0:.1f} s -> {args.out}")
