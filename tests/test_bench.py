@@ -265,7 +265,7 @@ probes = 2
 [fast.speed]
 sizes = [96]
 spectra = ["gaussian", "power"]
-methods = ["fast"]
+methods = ["fast", "fast-rational"]
 seeds = 2
 [fast.xtrace]
 n = 90

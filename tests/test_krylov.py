@@ -109,7 +109,7 @@ def test_gradient_of_low_rank_matrix_is_exact(r):
 
 
 @pytest.mark.parametrize("spectrum", ["geometric", "step"])
-@pytest.mark.parametrize("mode", ["projected", "stochastic"])
+@pytest.mark.parametrize("mode", ["projected", "stochastic", "rational"])
 def test_gradient_cosine_for_schatten_2_and_3(spectrum, mode):
     S0 = _mat(spectrum)
     for p in [2, 3]:
@@ -129,7 +129,7 @@ def test_gradient_cosine_for_schatten_2_and_3(spectrum, mode):
     lambda S: edlrr.rank(S, **FAST, generator=0),
 ])
 @pytest.mark.parametrize("case", ["zero", "repeated", "rank_one"])
-@pytest.mark.parametrize("mode", ["projected", "stochastic"])
+@pytest.mark.parametrize("mode", ["projected", "stochastic", "rational"])
 def test_finite_gradients_on_degenerate_spectra(fn, case, mode, monkeypatch):
     monkeypatch.setitem(edlrr.PRESETS, "fast", edlrr.resolve_settings("fast", tail_gradient=mode))
     if case == "zero":
@@ -360,3 +360,77 @@ def test_quadrature_error_isolates_the_function_approximation():
     total = abs(float(edlrr.nuclear_norm(S, **FAST, generator=0, sketch=8, power_iters=0, probes=4,
                                          lanczos_steps=20)) / float(edlrr.exact.nuclear_norm(S)) - 1)
     assert errs[2] < total, (errs[2], total)
+
+
+# --- the rational tail gradient (tail_gradient="rational") -----------------------------------
+
+RATIONAL_CASES = {
+    "nuclear": lambda X, **kw: edlrr.nuclear_norm(X, **kw),
+    "schatten0.5": lambda X, **kw: edlrr.schatten(X, 0.5, **kw),
+    "gamma_nuclear": lambda X, **kw: edlrr.lrr(X, edlrr.penalty("gamma_nuclear", gamma=1.0), **kw),
+}
+
+
+def _gaussian_and_decay(dtype=torch.float64):
+    """A Gaussian 300 x 420 matrix (the tail carries most of U V^T) and one with sigma ~ 1/i."""
+    g = torch.Generator().manual_seed(5)
+    G = torch.randn(300, 420, generator=g, dtype=torch.float64)
+    D = G @ torch.diag(1 / torch.arange(1, 421, dtype=torch.float64))
+    return torch.stack([G, D]).to(dtype)
+
+
+@pytest.mark.parametrize("name", sorted(RATIONAL_CASES))
+def test_rational_tail_gradient_aligns_with_the_exact_one(name):
+    """Where the tail carries the gradient (full rank), the rational tail gradient is within
+    cosine 0.99 of the exact U h'(Sigma) V^T and far better than the projected one; the value
+    does not depend on the choice."""
+    fn = RATIONAL_CASES[name]
+    S0 = _gaussian_and_decay()
+    exact = S0.clone().requires_grad_()
+    fn(exact, preset="fast").sum().backward()  # dense path: exact (tests/test_dense.py)
+    cos, values = {}, {}
+    for mode in ("projected", "rational"):
+        S = S0.clone().requires_grad_()
+        value = fn(S, **FAST, generator=1, tail_gradient=mode)
+        value.sum().backward()
+        values[mode] = value.detach()
+        cos[mode] = torch.nn.functional.cosine_similarity(S.grad.flatten(1), exact.grad.flatten(1), 1)
+    assert torch.equal(values["projected"], values["rational"])
+    assert bool((cos["rational"] >= 0.99).all()), cos
+    assert bool((cos["rational"] > cos["projected"]).all()), cos
+
+
+def test_rational_tail_gradient_batched_equals_loop_and_float32_tracks_float64():
+    S0 = _gaussian_and_decay()
+    grads = {}
+    for dtype in (torch.float64, torch.float32):
+        S = S0.to(dtype).detach().clone().requires_grad_()
+        edlrr.nuclear_norm(S, **FAST, generator=2, tail_gradient="rational").sum().backward()
+        grads[dtype] = S.grad.double()
+    # the batch's first element draws first from the generator: alone, it gets the same numbers
+    S = S0[0].clone().requires_grad_()
+    edlrr.nuclear_norm(S, **FAST, generator=2, tail_gradient="rational").backward()
+    assert float((S.grad - grads[torch.float64][0]).norm() / S.grad.norm()) <= 1e-10
+    exact = S0.clone().requires_grad_()
+    edlrr.nuclear_norm(exact, preset="fast").sum().backward()
+    err = {d: float((g - exact.grad).norm() / exact.grad.norm()) for d, g in grads.items()}
+    assert err[torch.float32] <= 2 * err[torch.float64], err
+    # the nuclear norm's gradient does not depend on the scale; neither does the rational fit
+    S = (1e-6 * S0).float().requires_grad_()
+    edlrr.nuclear_norm(S, **FAST, generator=2, tail_gradient="rational").sum().backward()
+    assert float((S.grad.double() - grads[torch.float32]).norm() / grads[torch.float32].norm()) <= 1e-3
+
+
+def test_fit_rational_tail_recovers_a_rational_derivative():
+    """h'(sigma) = sigma (a + b / (1 + c sigma^2)) with c on the fit's grid: the fit is exact."""
+    shifts = torch.logspace(-1, 5, 25, dtype=torch.float64)
+    theta = torch.linspace(0.05, 4.0, 30, dtype=torch.float64).reshape(1, 3, 10)
+    c_true = float(shifts[8]) / 4.0
+    h = krylov.SpectralFunction(value=lambda s: s, derivative=lambda s: s * (0.5 + 2.0 / (1 + c_true * s * s)))
+    w = torch.full_like(theta, 0.1)
+    alpha, beta, c = krylov.fit_rational_tail(theta, w, h, lambda t: t > 0, poles=1, shifts=shifts)
+    assert_rel_close(alpha, torch.tensor([0.5], dtype=torch.float64), 1e-8)
+    assert_rel_close(beta[..., 0], torch.tensor([2.0], dtype=torch.float64), 1e-8)
+    assert_rel_close(c[..., 0], torch.tensor([c_true], dtype=torch.float64), 1e-12)
+    dead = krylov.fit_rational_tail(theta, w, h, lambda t: t < 0)  # nothing alive: all zero
+    assert all(bool((t == 0).all()) for t in dead[:2])
