@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -369,3 +370,25 @@ def test_authors_subset_config_resolves_to_the_documented_grid(tmp_path):
     cells = completion.cells({**cfg, "authors_images": True})
     assert len(cells) == 8 * 2 * 4  # images x masks (drop 50%, text) x methods
     assert {completion.mask_label(c.dataset) for c in cells} == {"drop50", "text"}
+
+
+def test_oracle_error_matches_a_monte_carlo_of_its_estimator():
+    """fast.oracle_error's closed form (sphere-probe variance with the control variate) against
+    simulating that estimator: exact head, N sphere probes, exact quadratic forms, fitted beta."""
+    from edlrr_bench.experiments.fast import oracle_error
+    rng = np.random.default_rng(0)
+    sigma = 0.9 ** np.arange(200)
+    err, k, N = oracle_error(sigma, "schatten0.5", budget=40)
+    assert 0 < k < 20 and N == (40 - 2 * k) // 2
+    f, lam = np.sqrt(sigma), sigma ** 2
+    ft, lt, D = f[k:], lam[k:], len(sigma) - k
+    g, x = ft - ft.mean(), lt - lt.mean()
+    beta = (g @ x) / (x @ x)
+    V = rng.standard_normal((4000, N, D))
+    V /= np.linalg.norm(V, axis=-1, keepdims=True)
+    est = f[:k].sum() + (D * (V ** 2 @ (ft - beta * lt))).mean(-1) + beta * lt.sum()
+    mc = np.abs(est - f.sum()).mean() / f.sum()
+    assert abs(mc - err) <= 0.1 * err, (mc, err)
+    # nothing to estimate: a flat spectrum's rank, an exactly rank-10 spectrum with k >= 10
+    assert oracle_error(np.ones(100), "rank")[0] == 0.0
+    assert oracle_error(np.r_[np.ones(10), np.zeros(90)], "nuclear")[0] <= 1e-15
