@@ -196,6 +196,9 @@ VARIANTS = {
     # the same on its Lanczos path at every size: the preset computes min(m, n) <= 384 densely
     # (Gram eigenvalues) since dense_below exists; skipped on commits without that option
     "fast_lanczos": lambda N, k1, k2: dict(preset="fast", probes=N, dense_below=0),
+    # the preset with the two-pole rational tail gradient (cosine ~0.99 with the exact gradient
+    # for about three more dense products); skipped on commits without tail_gradient="rational"
+    "fast_rational": lambda N, k1, k2: dict(preset="fast", probes=N, tail_gradient="rational"),
 }
 
 

@@ -5,7 +5,8 @@ Lanczos quadrature, ``edlrr.krylov``: k = 64 deflated directions after q = 1 pow
 N = 8 sphere probes x d = 30 Lanczos steps on the rest; ``common.VARIANTS["fast"]``), with a
 fixed probe seed per case. The preset computes min(m, n) <= 384 densely (float64 Gram
 eigenvalues): at n = 384 ``fast`` times and measures that path, ``fast_lanczos``
-(``dense_below=0``) the Lanczos one; above, both are the Lanczos path. ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
+(``dense_below=0``) the Lanczos one; above, both are the Lanczos path. ``fast_rational`` is the
+preset with ``tail_gradient="rational"`` (the same value, a gradient closer to U V^T). ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
 whose autograd gradient is U V^T. Square n x n float64 matrices, n in {384, 512, 1024, 2048}, seeded
 (``common.make_matrix``; the same matrix in both classes and on every commit):
 
@@ -22,6 +23,7 @@ FastVsExact           time_forward_backward: seconds for the value and its gradi
 FastVsExactAccuracy   fast against svdvals on the same matrix, one fixed probe seed:
                       track_value_relerr   |fast - exact| / exact, nuclear norm
                       track_grad_cosine    cosine between the fast gradient and U V^T
+                      track_grad_cosine_rational  the same with tail_gradient="rational"
                       track_stderr_relative  the standard error the estimator reports
                                            (``return_stderr=True``) / exact, to be read
                                            against track_value_relerr
@@ -66,7 +68,7 @@ def _probe_seed(spectrum: str, n: int) -> int:
 class FastVsExact:
     """Nuclear norm and its gradient, exact (svdvals) or fast, across spectra and sizes."""
 
-    params = [SPECTRA, SIZES, ["svdvals", "fast", "fast_lanczos"]]
+    params = [SPECTRA, SIZES, ["svdvals", "fast", "fast_lanczos", "fast_rational"]]
     param_names = ["spectrum", "n", "method"]
 
     def setup(self, spectrum, n, method):
@@ -122,6 +124,7 @@ class FastVsExactAccuracy:
                     value=abs(value - exact) / exact,
                     cosine=float(cosine),
                     stderr=stderr / exact if math.isfinite(stderr) else math.nan,
+                    cosine_rational=_rational_cosine(S, exact_grad, _probe_seed(spectrum, n)),
                 )
         return table
 
@@ -145,3 +148,22 @@ class FastVsExactAccuracy:
         return self.result["stderr"]
 
     track_stderr_relative.unit = "relative error"
+
+    def track_grad_cosine_rational(self, cache, spectrum, n):
+        """The same cosine with ``tail_gradient="rational"`` (NaN where this edlrr lacks it)."""
+        return self.result["cosine_rational"]
+
+    track_grad_cosine_rational.unit = "cosine"
+
+
+def _rational_cosine(S, exact_grad, seed: int) -> float:
+    import edlrr
+
+    options = common.VARIANTS["fast_rational"](PROBES, 10, 10)
+    try:
+        common._supported(options)
+    except NotImplementedError:
+        return math.nan
+    X = S.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(edlrr.nuclear_norm(X, generator=seed, **options), X)
+    return float((grad * exact_grad).sum() / (grad.norm() * exact_grad.norm()))
