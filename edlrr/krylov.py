@@ -251,9 +251,9 @@ class _Sketches(torch.autograd.Function):
     Q^T X (*, k, n), X^T V (*, n, j) (already computed as ``XtV``: returned as is),
     ||X||_F^2 (*,) and a zero (*,) that carries the rational tail gradient: ``rational`` is
     None or a dict that the caller fills after the forward (the fit needs sigma_1 from Q^T X)
-    with "beta" and "c", tensors (*,); the zero's gradient is beta (I + c A_t)^{-1} X_t with
-    X_t = P X, A_t = X_t X_t^T. The backward forms the one m x n gradient
-    Q g_1 + V g_2^T + 2 g_3 X (+ g_4 beta (I + c A_t)^{-1} X_t) in place.
+    with "beta" and "c", tensors (*, P); the zero's gradient is sum_p beta_p (I + c_p A_t)^{-1} X_t
+    with X_t = P X, A_t = X_t X_t^T. The backward forms the one m x n gradient
+    Q g_1 + V g_2^T + 2 g_3 X (+ g_4 sum_p beta_p (I + c_p A_t)^{-1} X_t) in place.
     """
 
     @staticmethod
@@ -359,7 +359,7 @@ def fit_rational_tail(theta, weights, h: SpectralFunction, alive, poles: int = 2
     coef = torch.linalg.solve(G, WB.mT @ target[..., None, :, None])[..., 0]  # (*, K, 1 + P)
     resid = (w[..., None, :] * ((B @ coef[..., None])[..., 0] - target[..., None, :]).square()).sum(-1)  # (*, K)
     best = resid.argmin(-1)
-    coef = coef[..., :, :].gather(-2, best[..., None, None].expand(*best.shape, 1, 1 + poles))[..., 0, :]
+    coef = coef.gather(-2, best[..., None, None].expand(*best.shape, 1, 1 + poles))[..., 0, :]
     coef = coef * (tmax / top.sqrt())
     return coef[..., 0], coef[..., 1:], sets[best] / top
 
@@ -578,7 +578,7 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_ite
             c = alpha
         tail = tail.detach() + 0.5 * c * (known - known_d)  # d known / dX = 2 X_t
         if rational is not None:
-            tail = tail + zero  # its gradient: beta (I + c A_t)^{-1} X_t
+            tail = tail + zero  # its gradient: sum_p beta_p (I + c_p A_t)^{-1} X_t
     if probes > 1:
         stderr = (samples.detach().var(-1) / probes + half_gap.square()).sqrt()
     else:
