@@ -10,7 +10,9 @@ Parts (``param_part``):
   process on the same matrix.
 * ``xtrace``: the six test spectra of XTrace (Epperly, Tropp & Webber 2023, n = 1000) plus an
   exactly rank-20 matrix: mean relative error of rank, nuclear norm and Schatten-p with a fixed
-  budget of products by S or S^T, against plain Hutchinson with a large budget.
+  budget of products by S or S^T, against plain Hutchinson with a large budget, the gradient
+  cosine against the exact minimal-norm gradient, and (in the report) the error of an idealised
+  estimator of the same class with the same budget (:func:`oracle_error`).
 * ``pareto``: the paper-faithful estimator over a grid of (N, k1 = k2, size) and the fast
   estimator over a grid of (N, sketch, d): time and value/gradient error of each, and for every
   paper configuration the fast configurations that are at least as fast and as accurate; the
@@ -21,7 +23,8 @@ Parts (``param_part``):
 * ``penalty``: gamma-nuclear and Laplace at the singular values of the completion images with
   small gamma (where their Taylor series diverge): the preset (dense at this size), its Lanczos
   quadrature (total error, and the quadrature's own error with the probes' sampling error
-  removed, :func:`edlrr.krylov.quadrature_error`) against Taylor/Laguerre.
+  removed, :func:`edlrr.krylov.quadrature_error`) against Taylor/Laguerre; gradient cosines of
+  each, the Lanczos path with the projected and the rational tail gradient.
 
 Pareto's fast configurations are the Lanczos estimator (``dense_below=0``); the released-recipe
 comparison runs both the preset (dense at 300 x 300) and its Lanczos path.
