@@ -275,6 +275,14 @@ functionals = ["rank", "nuclear"]
 seeds = 2
 [fast.xtrace.budgets]
 "budget-100 A" = { sketch = 30, power_iters = 0, probes = 2, lanczos_steps = 10 }
+[fast.xtrace.grid]
+budget = 60
+slack = 20
+seeds = 1
+sketch = [10]
+power_iters = [0]
+probes = [2]
+lanczos_steps = [5, 10]
 [fast.pareto]
 sizes = [96]
 spectra = ["power"]

@@ -35,6 +35,7 @@ import ast
 import contextlib
 import functools
 import gc
+import itertools
 import math
 import time
 from pathlib import Path
@@ -176,6 +177,10 @@ def cells(cfg: dict) -> list[Cell]:
             for functional in xt["functionals"]:
                 out.append(Cell(NAME, label, ds, {"part": "xtrace", "options": options, "functional": functional,
                                                   "seeds": xt["seeds"]}, version=XTRACE_VERSION))
+        for label, options in xtrace_grid(xt.get("grid")):
+            for functional in xt["functionals"]:
+                out.append(Cell(NAME, label, ds, {"part": "xtrace_grid", "options": options, "functional": functional,
+                                                  "seeds": xt["grid"]["seeds"]}, version=XTRACE_VERSION))
     pa = cfg["pareto"]
     for n in pa["sizes"]:
         for spectrum in pa["spectra"]:
@@ -215,6 +220,21 @@ def cells(cfg: dict) -> list[Cell]:
     return out
 
 
+def xtrace_grid(grid: dict | None) -> list[tuple[str, dict]]:
+    """The configurations of the ``[fast.xtrace.grid]`` table: every combination of its sketch,
+    power_iters, probes and lanczos_steps lists with more than ``budget`` - ``slack`` and at most
+    ``budget`` products (sketch 0 excluded: without a head the budget buys no deflation)."""
+    if not grid:
+        return []
+    out = []
+    for k, q, N, d in itertools.product(grid["sketch"], grid["power_iters"], grid["probes"], grid["lanczos_steps"]):
+        used = 2 * k * (q + 1) + 2 * N * d
+        if k > 0 and grid["budget"] - grid.get("slack", 20) < used <= grid["budget"]:
+            out.append((f"grid k={k} q={q} N={N} d={d}",
+                        {"sketch": k, "power_iters": q, "probes": N, "lanczos_steps": d}))
+    return out
+
+
 def _image_matrix(ds: dict) -> torch.Tensor:
     """The RGB channels (3, size, size) of an embedded completion image, float64 in [0, 1]."""
     problem = get_dataset("image_inpainting", image=ds["image"], size=ds["size"], mask="drop", drop=0.5,
@@ -224,7 +244,7 @@ def _image_matrix(ds: dict) -> torch.Tensor:
 
 def run_cell(cell: Cell, device: str = "cpu") -> dict:
     part = cell.params["part"]
-    return {"speed": _run_speed, "xtrace": _run_xtrace, "pareto": _run_pareto, "released": _run_released,
+    return {"speed": _run_speed, "xtrace": _run_xtrace, "xtrace_grid": _run_xtrace, "pareto": _run_pareto, "released": _run_released,
             "crossover": _run_crossover, "penalty": _run_penalty}[part](cell, device)
 
 
@@ -318,7 +338,7 @@ def _functional(functional: str):
     return lambda S, **kw: edlrr.schatten(S, p, **kw)
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=32)
 def _xtrace_gradient(spectrum: str, n: int, functional: str) -> torch.Tensor | None:
     """The exact gradient U h'(Sigma) V^T of the functional at the test matrix, with the
     singular values at or below the rank tolerance (max(m, n) eps sigma_1) as zeros (the
@@ -475,6 +495,7 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
             ok["options"] = ok[col].map(_fmt_options)
     lines += _speed_section(ok, cfg, plot, claims)
     lines += _xtrace_section(ok, cfg, claims)
+    lines += _xtrace_grid_section(ok, cfg, claims)
     lines += _pareto_section(ok, cfg, claims)
     lines += _crossover_section(ok, cfg)
     lines += _penalty_section(ok, cfg, claims)
@@ -620,6 +641,40 @@ def _xtrace_section(ok, cfg, claims):
             claims.append({"claim": "issue 7: exactly rank-r: rank exact, spectral sums within 1e-8 (r + 10 columns)",
                            "paper": "(ours)", "measured": f"{r20.idxmin()}: worst relative error {r20.min():.1e}",
                            "verdict": "reproduced" if r20.min() <= 1e-8 else "not reproduced"})
+    return lines
+
+
+def _xtrace_grid_section(ok, cfg, claims):
+    d = ok[ok.param_part == "xtrace_grid"]
+    if d.empty:
+        return []
+    grid = cfg["xtrace"]["grid"]
+    best = d.loc[d.groupby(["dataset_spectrum", "param_functional"]).value_relerr_mean.idxmin()]
+    tab = best[["dataset_spectrum", "param_functional", "value_relerr_mean", "method"]].rename(columns={
+        "dataset_spectrum": "spectrum", "param_functional": "functional",
+        "value_relerr_mean": "best mean rel. err", "method": "its configuration"})
+    general = d[d.dataset_spectrum != "rank20"]
+    worst = general.groupby("method").value_relerr_mean.max()
+    sums = general[general.param_functional != "rank"].groupby("method").value_relerr_mean.max()
+    decay = general[general.dataset_spectrum.isin(["fastexp", "smallstep", "bigstep"])]
+    worst_decay = decay[decay.param_functional != "rank"].groupby("method").value_relerr_mean.max()
+    lines = [f"### XTrace's spectra: every configuration with {grid['budget'] - grid.get('slack', 20)} < products "
+             f"<= {grid['budget']}", "",
+             f"{d.method.nunique()} configurations of the Lanczos estimator (sketch k, power iterations q, probes N, "
+             f"Lanczos steps d from the grid of the configuration file; {grid['seeds']} seeds each): the best one "
+             "for each spectrum and functional, which a user who knew the spectrum could pick:", "",
+             tab.to_markdown(index=False, floatfmt=".2e"), ""]
+
+    def best_of(errors):
+        return f"{errors.min():.2e} ({errors.idxmin()})" if len(errors) else "n/a"
+
+    lines += [f"One configuration for all: best worst-case error {best_of(worst)}; spectral sums only (no rank) "
+              f"{best_of(sums)}; spectral sums on the fast-decay and step spectra {best_of(worst_decay)}.", ""]
+    if len(sums):
+        claims.append({"claim": "issue 7: <= 1% for nuclear and Schatten-p with <= 100 products on every XTrace "
+                                "spectrum (one configuration of the grid; the rank left out)", "paper": "(ours)",
+                       "measured": f"{sums.idxmin()}: worst {sums.min():.2e}",
+                       "verdict": "reproduced" if sums.min() <= 0.01 else "not reproduced"})
     return lines
 
 
