@@ -300,6 +300,11 @@ seeds = 1
 sizes = [64]
 dtypes = ["float64", "float32"]
 reps = 1
+[fast.dtype]
+sizes = [400]
+spectra = ["power"]
+methods = ["fast", "fast-rational"]
+seeds = 2
 [fast.penalty]
 images = ["astronaut"]
 size = 96
