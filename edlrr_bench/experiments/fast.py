@@ -54,11 +54,11 @@ from ..datasets import get_dataset
 from ..sweep import Cell, PeakMemory
 
 NAME = "fast"
-VERSION = 4  # 4: the preset's tail gradient is "projected"
+VERSION = 5  # 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside)
 # parts on matrices the preset now computes densely (min(m, n) <= dense_below = 384)
 SMALL_VERSION = 6  # 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
 XTRACE_VERSION = 5  # 5: gradient cosine against the exact (minimal-norm) gradient recorded
-DTYPE_VERSION = 1
+DTYPE_VERSION = 2  # 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries)
 PENALTY_VERSION = 7  # 7: gradient cosine recorded; the Lanczos path with the rational tail gradient added
 LANCZOS = {"dense_below": 0}  # the preset's Lanczos estimator at every size
 
