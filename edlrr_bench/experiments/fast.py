@@ -780,7 +780,7 @@ def _dtype_section(ok, claims):
                               "grad_cosine_median float64": "grad cosine float64",
                               "grad_cosine_median float32": "grad cosine float32"})
     tab = tab[["n", "spectrum", "method", "value err float64", "value err float32", "grad cosine float64",
-               "grad cosine float32"]]
+               "grad cosine float32"]].astype({"n": int})
     # "within 2x": the float32 value error at most twice the float64 one, and the gradient's
     # error (1 - cosine) at most twice its float64 value
     ratio_v = tab["value err float32"] / tab["value err float64"]
