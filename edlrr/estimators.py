@@ -157,11 +157,13 @@ PRESETS = {
     # Ours (issue 7): deflate 64 directions found with one power iteration, then 8 sphere
     # probes x 30 Lanczos steps on the rest: 4 x 64 + 2 x 8 x 30 = 736 products by S or S^T
     # (well under 1% relative error on the nuclear norm of full-rank and slowly decaying spectra
-    # at n = 2048, exact for rank <= 64; measured by `edlrr-bench fast`). Up to min(m, n) = 384
-    # the eigenvalues of the float64 Gram matrix are cheaper than those products (float64 and
-    # float32) and than svdvals (float64), forward+backward on one thread (`edlrr-bench fast`,
-    # its crossover table): computed densely.
-    "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=384),
+    # at n = 2048, exact for rank <= 64; measured by `edlrr-bench fast`). Up to min(m, n) = 1024
+    # it computes densely from the eigenvalues of the float64 Gram matrix: exact, with the exact
+    # gradient, and faster than svdvals forward+backward in float64 at every size measured up to
+    # 1024 (`edlrr-bench fast`, its crossover table; up to 13% slower in float32 at 512-768).
+    # The Lanczos path is faster from 512 on, but its projected tail gradient cost 2.7 dB in
+    # completion at 512 x 512 (results/completion-512).
+    "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=1024),
 }
 
 

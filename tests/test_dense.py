@@ -87,15 +87,15 @@ def test_degenerate_spectra_give_finite_gradients(case):
 
 
 def test_preset_switches_at_dense_below():
-    """preset="fast" computes min(m, n) <= 384 densely (error estimate 0), larger ones by
+    """preset="fast" computes min(m, n) <= dense_below densely (error estimate 0), larger ones by
     Lanczos quadrature (a positive error estimate)."""
     g = torch.Generator().manual_seed(4)
     limit = edlrr.PRESETS["fast"].dense_below
-    small = torch.randn(limit, 500, dtype=torch.float64, generator=g)
+    small = torch.randn(limit, limit + 40, dtype=torch.float64, generator=g)
     value, stderr = edlrr.nuclear_norm(small, preset="fast", generator=0, return_stderr=True)
     assert float(stderr) == 0.0
     assert_rel_close(value, edlrr.exact.nuclear_norm(small), 1e-12, f"dense at {limit}")
-    large = torch.randn(500, limit + 1, dtype=torch.float64, generator=g)
+    large = torch.randn(limit + 1, limit + 40, dtype=torch.float64, generator=g)
     value, stderr = edlrr.nuclear_norm(large, preset="fast", generator=0, return_stderr=True)
     assert float(stderr) > 0.0
     assert_rel_close(value, edlrr.exact.nuclear_norm(large), 1e-2, f"Lanczos at {limit + 1}")

@@ -259,7 +259,7 @@ def test_regularizer_module_with_fast_preset():
 def test_fast_preset_is_documented_and_one_word_away():
     s = edlrr.PRESETS["fast"]
     assert (s.internals, s.probes, s.sketch, s.power_iters, s.lanczos_steps, s.dense_below) == (
-        "krylov", 8, 64, 1, 30, 384)
+        "krylov", 8, 64, 1, 30, 1024)
     assert edlrr.resolve_settings("fast", probes=4).probes == 4
 
 

@@ -19,7 +19,9 @@ Parts (``param_part``):
   authors' released recipe (20,000 probes, 5,000 terms) against the fast preset.
 * ``crossover``: where the preset's dense path pays: nuclear norm forward+backward of a Gaussian
   n x n matrix by ``svdvals``, the dense path and the Lanczos path, side by side in one process,
-  float64 and float32 (the preset's ``dense_below`` = 384 comes from here).
+  float64 and float32 (the preset's ``dense_below``: the dense path beats svdvals in float64 up to
+  1024, the largest size measured; completion at 512 x 512 showed the cost of the Lanczos path's
+  gradient there).
 * ``dtype``: the nuclear norm's value error and gradient cosine of the variants in float32
   against float64 (same probe seeds, exact float64 reference).
 * ``dtype``: the nuclear norm's value error and gradient cosine of the variants in float32
@@ -55,7 +57,7 @@ from ..sweep import Cell, PeakMemory
 
 NAME = "fast"
 VERSION = 5  # 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside)
-# parts on matrices the preset now computes densely (min(m, n) <= dense_below = 384)
+# parts on matrices the preset computes densely (min(m, n) <= dense_below)
 SMALL_VERSION = 6  # 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
 XTRACE_VERSION = 5  # 5: gradient cosine against the exact (minimal-norm) gradient recorded
 DTYPE_VERSION = 2  # 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries)
@@ -63,7 +65,7 @@ PENALTY_VERSION = 7  # 7: gradient cosine recorded; the Lanczos path with the ra
 LANCZOS = {"dense_below": 0}  # the preset's Lanczos estimator at every size
 
 FAST_VARIANTS = {
-    # the preset (dense where min(m, n) <= 384), and a leaner configuration on the Lanczos path
+    # the preset (dense where min(m, n) <= dense_below), and a leaner configuration on the Lanczos path
     "fast": {},
     "fast-lean": {"probes": 8, "lanczos_steps": 10, **LANCZOS},
     # the preset with the unbiased (noisy) tail gradient: the gradient-cosine evidence
@@ -514,7 +516,8 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
     lines = ["## fast: the fast estimator against exact SVD-autograd and the paper (beyond the paper)", "",
              "`preset=\"fast\"`: deflated stochastic Lanczos quadrature (`edlrr.krylov`: k = 64 directions "
              "deflated after one power iteration, N = 8 sphere probes x d = 30 Lanczos steps on the rest (mean of Gauss and Gauss-Radau rules), "
-             "a control variate from the exact Frobenius norm); matrices with min(m, n) <= 384 it computes densely "
+             f"a control variate from the exact Frobenius norm); matrices with min(m, n) <= "
+             f"{edlrr.PRESETS['fast'].dense_below} it computes densely "
              "(eigenvalues of the float64 Gram matrix), `dense_below=0` keeps the Lanczos path. Times are forward + backward, measured in one "
              "process side by side with `torch.linalg.svdvals` on the same matrix, "
              f"{int(df.threads.dropna().iloc[0]) if 'threads' in df and df.threads.notna().any() else '?'} "
@@ -806,14 +809,18 @@ def _crossover_section(ok, cfg):
         "seconds_lanczos": "Lanczos s"}).astype({"n": int}).sort_values(["dtype", "n"])
     tab["fastest"] = tab[["svdvals s", "dense s", "Lanczos s"]].idxmin(axis=1).str.replace(" s", "")
     dense_wins = tab[tab.fastest == "dense"].groupby("dtype").n.max()
+    beats_svd = tab[tab["dense s"] < tab["svdvals s"]].groupby("dtype").n.max()
     lines = ["### Where the dense path pays (the preset's `dense_below`)", "",
              "Nuclear norm forward + backward of a Gaussian n x n matrix, median of "
              f"{cfg['crossover']['reps']} interleaved rounds after a warm-up: `svdvals`, the preset's dense path "
              "(eigenvalues of the float64 Gram matrix) and its Lanczos path (`dense_below=0`, 736 products).", "",
              tab.to_markdown(index=False, floatfmt=".4f"), "",
              "Largest n where the dense path is the fastest: " + ", ".join(
-                 f"{dt}: {int(n)}" for dt, n in dense_wins.items()) + f"; the preset uses it up to "
-             f"{edlrr.PRESETS['fast'].dense_below}.", ""]
+                 f"{dt}: {int(n)}" for dt, n in dense_wins.items()) + "; largest n where it beats svdvals: " + ", ".join(
+                 f"{dt}: {int(n)}" for dt, n in beats_svd.items()) + f". The preset uses it up to "
+             f"{edlrr.PRESETS['fast'].dense_below}: exact values and gradients at less than svdvals' cost in "
+             "float64 (the Lanczos path is faster from 512 on, but its projected gradient cost up to 2.65 dB in "
+             "completion at 512 x 512, `results/completion-512`).", ""]
     return lines
 
 
