@@ -193,7 +193,7 @@ VARIANTS = {
     # N as its probes. It has no k1, k2: both are ignored (the classes that sweep them run it at
     # k1 = k2 = 10 only). Skipped on commits whose edlrr has no preset "fast".
     "fast": lambda N, k1, k2: dict(preset="fast", probes=N),
-    # the same on its Lanczos path at every size: the preset computes min(m, n) <= 384 densely
+    # the same on its Lanczos path at every size: the preset computes min(m, n) <= dense_below densely
     # (Gram eigenvalues) since dense_below exists; skipped on commits without that option
     "fast_lanczos": lambda N, k1, k2: dict(preset="fast", probes=N, dense_below=0),
     # the preset with the two-pole rational tail gradient (cosine ~0.99 with the exact gradient

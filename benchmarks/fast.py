@@ -3,9 +3,9 @@
 ``fast`` is ``edlrr.nuclear_norm(S, preset="fast")`` (``internals="krylov"``, deflated stochastic
 Lanczos quadrature, ``edlrr.krylov``: k = 64 deflated directions after q = 1 power iteration,
 N = 8 sphere probes x d = 30 Lanczos steps on the rest; ``common.VARIANTS["fast"]``), with a
-fixed probe seed per case. The preset computes min(m, n) <= 384 densely (float64 Gram
-eigenvalues): at n = 384 ``fast`` times and measures that path, ``fast_lanczos``
-(``dense_below=0``) the Lanczos one; above, both are the Lanczos path. ``fast_rational`` is the
+fixed probe seed per case. The preset computes min(m, n) <= dense_below densely (float64 Gram
+eigenvalues; 384 until the fifth session, 1024 since): up to there ``fast`` times and measures that
+path, ``fast_lanczos`` (``dense_below=0``) the Lanczos one; above, both are the Lanczos path. ``fast_rational`` is the
 preset with ``tail_gradient="rational"`` (the same value, a gradient closer to U V^T). ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
 whose autograd gradient is U V^T. Square n x n float64 matrices, n in {384, 512, 1024, 2048}, seeded
 (``common.make_matrix``; the same matrix in both classes and on every commit):

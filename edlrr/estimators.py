@@ -160,7 +160,7 @@ PRESETS = {
     # at n = 2048, exact for rank <= 64; measured by `edlrr-bench fast`). Up to min(m, n) = 1024
     # it computes densely from the eigenvalues of the float64 Gram matrix: exact, with the exact
     # gradient, and faster than svdvals forward+backward in float64 at every size measured up to
-    # 1024 (`edlrr-bench fast`, its crossover table; up to 13% slower in float32 at 512-768).
+    # 1024 (`edlrr-bench fast`, its crossover table; up to 14% slower in float32 at 512-768).
     # The Lanczos path is faster from 512 on, but its projected tail gradient cost 2.7 dB in
     # completion at 512 x 512 (results/completion-512).
     "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=1024),
