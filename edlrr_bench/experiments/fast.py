@@ -62,6 +62,7 @@ SMALL_VERSION = 6  # 5: preset "fast" computes min(m, n) <= 640 densely (dense_b
 XTRACE_VERSION = 5  # 5: gradient cosine against the exact (minimal-norm) gradient recorded
 DTYPE_VERSION = 2  # 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries)
 PENALTY_VERSION = 7  # 7: gradient cosine recorded; the Lanczos path with the rational tail gradient added
+SCHATTEN_P = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}  # the XTrace functionals but the rank
 LANCZOS = {"dense_below": 0}  # the preset's Lanczos estimator at every size
 
 FAST_VARIANTS = {
@@ -314,7 +315,7 @@ def _xtrace_truth(spectrum: str, n: int, functional: str) -> float:
     s = spectrum_values(spectrum, n)
     if functional == "rank":
         return float(edlrr.exact.rank(test_matrix(spectrum, n)))
-    p = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}[functional]
+    p = SCHATTEN_P[functional]
     return float((s[s > 0] ** p).sum())
 
 
@@ -330,7 +331,7 @@ def oracle_error(sigma: np.ndarray, functional: str, budget: int = 100) -> tuple
     the bound says where no choice of (k, N) can reach a target."""
     sigma = np.sort(np.asarray(sigma, dtype=np.float64))[::-1]
     live = sigma > len(sigma) * np.finfo(np.float64).eps * sigma[0]
-    p = {"rank": 0.0, "nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}[functional]
+    p = 0.0 if functional == "rank" else SCHATTEN_P[functional]
     f = live.astype(float) if functional == "rank" else np.where(sigma > 0, sigma, 0.0) ** p
     lam = sigma ** 2
     total = f.sum()
@@ -350,7 +351,7 @@ def oracle_error(sigma: np.ndarray, functional: str, budget: int = 100) -> tuple
 def _functional(functional: str):
     if functional == "rank":
         return lambda S, **kw: edlrr.rank(S, **kw)
-    p = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}[functional]
+    p = SCHATTEN_P[functional]
     return lambda S, **kw: edlrr.schatten(S, p, **kw)
 
 
@@ -361,7 +362,7 @@ def _xtrace_gradient(spectrum: str, n: int, functional: str) -> torch.Tensor | N
     minimal-norm subgradient, as the estimators); None for the rank (h' = 0)."""
     if functional == "rank":
         return None
-    p = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}[functional]
+    p = SCHATTEN_P[functional]
     U, sv, Vh = torch.linalg.svd(test_matrix(spectrum, n), full_matrices=False)
     live = sv > max(U.shape[0], Vh.shape[-1]) * torch.finfo(sv.dtype).eps * sv[0]
     weight = torch.where(live, p * torch.where(live, sv, 1.0) ** (p - 1), 0.0)
