@@ -184,7 +184,7 @@ class Theorem4Ratio:
 
         if not hasattr(edlrr, "schatten"):
             raise NotImplementedError("edlrr has no schatten")
-        options = common.VARIANTS[method](probes, 10, 10)
+        options = common.variant_options(method, probes, 10, 10)
         common._supported(options)
         S = make_matrix(THEOREM4_SHAPE, spectrum=THEOREM4_SPECTRUM, dtype=torch.float64,
                         seed=seed_for("matrix", THEOREM4_SHAPE, THEOREM4_SPECTRUM))

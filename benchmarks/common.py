@@ -195,11 +195,30 @@ VARIANTS = {
     "fast": lambda N, k1, k2: dict(preset="fast", probes=N),
     # the same on its Lanczos path at every size: the preset computes min(m, n) <= dense_below densely
     # (Gram eigenvalues) since dense_below exists; skipped on commits without that option
-    "fast_lanczos": lambda N, k1, k2: dict(preset="fast", probes=N, dense_below=0),
-    # the preset with the two-pole rational tail gradient (cosine ~0.99 with the exact gradient
+    # (and the nuclear norm by it, not by the preset's polar iteration: nuclear_internals=None,
+    # dropped on commits before that option, where it was the only way)
+    "fast_lanczos": lambda N, k1, k2: dict(preset="fast", probes=N, dense_below=0, nuclear_internals=None),
+    # the Lanczos path with the two-pole rational tail gradient (cosine ~0.99 with the exact gradient
     # for about three more dense products); skipped on commits without tail_gradient="rational"
-    "fast_rational": lambda N, k1, k2: dict(preset="fast", probes=N, tail_gradient="rational"),
+    "fast_rational": lambda N, k1, k2: dict(preset="fast", probes=N, tail_gradient="rational",
+                                            nuclear_internals=None),
+    # the preset's nuclear norm by the deflated polar iteration (edlrr.polar) at every size;
+    # skipped on commits without it
+    "fast_polar": lambda N, k1, k2: dict(preset="fast", probes=N, dense_below=0, nuclear_internals="polar"),
 }
+
+
+def variant_options(method: str, N: int, k1: int, k2: int) -> dict:
+    """The options of ``VARIANTS[method]`` for the installed edlrr: ``nuclear_internals=None``
+    (the nuclear norm by the variant's own internals) is dropped where Settings has no such
+    field (commits before it, where that was the only way)."""
+    options = VARIANTS[method](N, k1, k2)
+    import edlrr
+
+    fields = getattr(getattr(edlrr, "Settings", None), "__dataclass_fields__", {})
+    if options.get("nuclear_internals", "") is None and "nuclear_internals" not in fields:
+        options = {k: v for k, v in options.items() if k != "nuclear_internals"}
+    return options
 
 
 def _supported(options: dict):
@@ -232,7 +251,7 @@ def estimator(method: str, functional: str = "nuclear", *, probes: int = 16, k1:
     make = VARIANTS[method]
     if make is None:
         return _reference_fn(method, functional)
-    options = make(probes, k1, k2)
+    options = variant_options(method, probes, k1, k2)
     settings = _supported(options)
     func = FUNCTIONALS.get(functional)
     if func is None:

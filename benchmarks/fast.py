@@ -1,12 +1,15 @@
 """The fast estimator against the exact nuclear norm, in float64, on spectra of three kinds.
 
-``fast`` is ``edlrr.nuclear_norm(S, preset="fast")`` (``internals="krylov"``, deflated stochastic
-Lanczos quadrature, ``edlrr.krylov``: k = 64 deflated directions after q = 1 power iteration,
-N = 8 sphere probes x d = 30 Lanczos steps on the rest; ``common.VARIANTS["fast"]``), with a
+``fast`` is ``edlrr.nuclear_norm(S, preset="fast")`` (``common.VARIANTS["fast"]``), with a
 fixed probe seed per case. The preset computes min(m, n) <= dense_below densely (float64 Gram
-eigenvalues; 384 until the fifth session, 1024 since): up to there ``fast`` times and measures that
-path, ``fast_lanczos`` (``dense_below=0``) the Lanczos one; above, both are the Lanczos path. ``fast_rational`` is the
-preset with ``tail_gradient="rational"`` (the same value, a gradient closer to U V^T). ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
+eigenvalues; 384 until the fifth session, 1024 since); above, the nuclear norm goes by the
+deflated polar iteration (``edlrr.polar``: k = 64 deflated directions after q = 1 power
+iteration, four quintic steps in bfloat16 on the rest; since the sixth session, before which it
+was the Lanczos path). ``fast_lanczos`` (``dense_below=0, nuclear_internals=None``) is the preset's
+deflated stochastic Lanczos quadrature at every size (``edlrr.krylov``: N = 8 sphere probes x
+d = 30 Lanczos steps beyond the 64 directions), ``fast_rational`` that with
+``tail_gradient="rational"`` (the same value, a gradient closer to U V^T), ``fast_polar`` the
+polar iteration at every size. ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
 whose autograd gradient is U V^T. Square n x n float64 matrices, n in {384, 512, 1024, 2048}, seeded
 (``common.make_matrix``; the same matrix in both classes and on every commit):
 
@@ -68,7 +71,7 @@ def _probe_seed(spectrum: str, n: int) -> int:
 class FastVsExact:
     """Nuclear norm and its gradient, exact (svdvals) or fast, across spectra and sizes."""
 
-    params = [SPECTRA, SIZES, ["svdvals", "fast", "fast_lanczos", "fast_rational"]]
+    params = [SPECTRA, SIZES, ["svdvals", "fast", "fast_lanczos", "fast_rational", "fast_polar"]]
     param_names = ["spectrum", "n", "method"]
 
     def setup(self, spectrum, n, method):
@@ -103,7 +106,7 @@ class FastVsExactAccuracy:
             configure()
             import edlrr
 
-            options = common.VARIANTS["fast"](PROBES, 10, 10)
+            options = common.variant_options("fast", PROBES, 10, 10)
             common._supported(options)
         except NotImplementedError:  # no preset "fast" (older commit), or no device: skip all
             return {}
@@ -159,7 +162,7 @@ class FastVsExactAccuracy:
 def _rational_cosine(S, exact_grad, seed: int) -> float:
     import edlrr
 
-    options = common.VARIANTS["fast_rational"](PROBES, 10, 10)
+    options = common.variant_options("fast_rational", PROBES, 10, 10)
     try:
         common._supported(options)
     except NotImplementedError:

@@ -38,5 +38,5 @@ def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
 
 def check_choice(value, name: str, choices) -> str:
     if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+        raise ValueError(f"{name} must be one of {sorted(choices, key=str)}, got {value!r}")
     return value

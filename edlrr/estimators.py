@@ -24,6 +24,9 @@ Ritz values, so any penalty and any p > 0 work without a series; the gradient be
 deflated directions is the exact one's projection onto the rest of S (``tail_gradient``), or,
 with ``tail_gradient="rational"``, a two-pole rational fit of it (closer to the exact gradient,
 at the cost of about three more min(m, n)^2 max(m, n) products).
+``internals="polar"`` (the nuclear norm only; the ``"fast"`` preset's nuclear norm through
+``nuclear_internals="polar"``, :mod:`edlrr.polar`): the same deflation, then four minimax quintic
+steps towards the polar factor of the rest in bfloat16; <F, S_t> is the value and F the gradient.
 ``return_stderr=True`` returns
 ``(value, standard_error)`` for every internals.
 
@@ -51,7 +54,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import torch
 
-from . import krylov, linalg
+from . import krylov, linalg, polar
 from ._validation import check_choice, check_matrix, check_positive_int
 from .penalties import Penalty, SeriesDivergenceWarning, penalty as _penalty
 from .probes import PROBE_KINDS, as_generator, sample_probes
@@ -59,7 +62,8 @@ from .probes import PROBE_KINDS, as_generator, sample_probes
 __all__ = ["Settings", "PRESETS", "resolve_settings", "schatten", "nuclear_norm", "rank", "lrr",
            "schatten_samples", "spectral_norm_estimate"]
 
-INTERNALS = ("paper", "released", "krylov")
+INTERNALS = ("paper", "released", "krylov", "polar")
+NUCLEAR_INTERNALS = (None, "paper", "released", "krylov", "polar")
 SIDES = ("auto", "left", "right")
 
 
@@ -78,9 +82,14 @@ class Settings:
         k2, Newton-Schulz iterations (``"paper"``) or binomial-series terms (``"released"``).
     project : bool
         Apply the projection P_S. For p >= 1 it changes nothing in exact arithmetic.
-    internals : {"paper", "released", "krylov"}
+    internals : {"paper", "released", "krylov", "polar"}
         ``"krylov"``: deflated stochastic Lanczos quadrature (:mod:`edlrr.krylov`); it uses
         ``probes``, ``sketch``, ``power_iters`` and ``lanczos_steps`` and ignores the others.
+        ``"polar"`` (the nuclear norm only): deflation by ``sketch`` directions and a polar
+        iteration on the rest (:mod:`edlrr.polar`; ``polar_*`` fields, ``dense_below``).
+    nuclear_internals : {None, "paper", "released", "krylov", "polar"}
+        The internals of :func:`nuclear_norm` (and :func:`schatten` with p = 1) when it differs
+        from ``internals``; None: the same. The ``"fast"`` preset sets ``"polar"``.
     probe_kind : {"gaussian", "rademacher"}
     tikhonov : float
         Absolute regulariser of the release's ``torch.inverse(S^T S + a I)`` (a = 0.1).
@@ -101,8 +110,16 @@ class Settings:
         (measured cosine 0.995-0.999 for the nuclear norm of full-rank matrices, 0.96-0.98 for
         gamma-nuclear and Laplace on images; ~3 extra dense products and two min(m, n)^2
         float32 matrices of memory; see :func:`edlrr.krylov.spectral_sum` and ``edlrr-bench fast``).
+    polar_steps : int
+        ``"polar"``: T, quintic steps of the polar iteration (3 T min(m, n)^2 max(m, n) products).
+    polar_lower : float
+        ``"polar"``: l in (0, 1): singular values of the tail from l sigma_t up are mapped to
+        within e_T of 1 (:func:`edlrr.polar.quintic_coefficients`; e_T = 0.015 for T = 4, l = 0.01).
+    polar_dtype : {"auto", "bfloat16", "float32", "float64"}
+        ``"polar"``: dtype of the iteration's products; ``"auto"``: bfloat16 on CUDA and on CPUs
+        with AMX tiles, float32 otherwise (:func:`edlrr.polar.work_dtype`).
     dense_below : int
-        ``"krylov"``: when min(m, n) <= dense_below the sum is computed from the eigenvalues of
+        ``"krylov"`` and ``"polar"``: when min(m, n) <= dense_below the sum is computed from the eigenvalues of
         the smaller Gram matrix in float64 instead (:func:`edlrr.krylov.dense_spectral_sum`;
         exact but for singular values below ~sqrt(min(m, n) eps_64) sigma_1; 0: never).
     """
@@ -120,6 +137,10 @@ class Settings:
     lanczos_steps: int = 30
     tail_gradient: str = "projected"
     dense_below: int = 0
+    nuclear_internals: str | None = None
+    polar_steps: int = 4
+    polar_lower: float = 0.01
+    polar_dtype: str = "auto"
 
     def __post_init__(self):
         check_positive_int(self.probes, "probes")
@@ -137,13 +158,18 @@ class Settings:
         check_positive_int(self.lanczos_steps, "lanczos_steps")
         check_choice(self.tail_gradient, "tail_gradient", krylov.TAIL_GRADIENTS)
         check_positive_int(self.dense_below, "dense_below", minimum=0)
-        if self.internals == "krylov":
+        check_choice(self.nuclear_internals, "nuclear_internals", NUCLEAR_INTERNALS)
+        check_positive_int(self.polar_steps, "polar_steps")
+        if not (isinstance(self.polar_lower, (int, float)) and 0 < self.polar_lower < 1):
+            raise ValueError(f"polar_lower must be a number in (0, 1), got {self.polar_lower!r}")
+        check_choice(self.polar_dtype, "polar_dtype", polar.POLAR_DTYPES)
+        if self.internals in ("krylov", "polar"):
             if self.probe_kind != "gaussian":
-                raise ValueError("internals='krylov' draws its own sphere probes: probe_kind must be "
+                raise ValueError(f"internals={self.internals!r} draws its own sphere probes: probe_kind must be "
                                  f"'gaussian', got {self.probe_kind!r}")
             if self.side != "auto":
-                raise ValueError("internals='krylov' always works on the smaller Gram side: side must be "
-                                 f"'auto', got {self.side!r}")
+                raise ValueError(f"internals={self.internals!r} always works on the smaller Gram side: side "
+                                 f"must be 'auto', got {self.side!r}")
 
 
 PRESETS = {
@@ -163,7 +189,12 @@ PRESETS = {
     # 1024 (`edlrr-bench fast`, its crossover table; up to 14% slower in float32 at 512-768).
     # The Lanczos path is faster from 512 on, but its projected tail gradient cost 2.7 dB in
     # completion at 512 x 512 (results/completion-512).
-    "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=1024),
+    # The nuclear norm above 1024 goes by the deflated polar iteration instead (issue 7): four
+    # quintic steps in bfloat16 on the tail beyond the 64 directions give the value and a
+    # gradient with cosine >= 0.99 against U V^T, where the Lanczos path's projected gradient
+    # had 0.52-0.85 (`edlrr-bench fast`, its speed part).
+    "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=1024,
+                     nuclear_internals="polar", polar_steps=4, polar_lower=0.01),
 }
 
 
@@ -301,6 +332,27 @@ def _krylov(S, h: krylov.SpectralFunction, settings: Settings, generator, check_
     return (value, stderr) if return_stderr else value
 
 
+def _polar(S, settings: Settings, generator, check_finite, return_stderr):
+    """The ``internals="polar"`` estimate of ||S||_* (see :mod:`edlrr.polar`); the dense path
+    of :func:`edlrr.krylov.dense_spectral_sum` where min(m, n) <= ``dense_below``."""
+    S = check_matrix(S, check_finite=check_finite)
+    X = S.mT if S.shape[-2] > S.shape[-1] else S
+    if X.shape[-2] <= settings.dense_below:
+        value = krylov.dense_spectral_sum(X, _power_function(1))
+        stderr = torch.zeros_like(value.detach())
+    else:
+        value, stderr = polar.nuclear_norm(
+            X, sketch=settings.sketch, power_iters=settings.power_iters, steps=settings.polar_steps,
+            lower=settings.polar_lower, dtype=settings.polar_dtype, generator=as_generator(generator, S.device))
+    return (value, stderr) if return_stderr else value
+
+
+def _only_nuclear(settings: Settings, what: str):
+    if settings.internals == "polar":
+        raise ValueError(f"internals='polar' computes the nuclear norm only (schatten with p = 1), not {what}; "
+                         "use internals='krylov' (preset='fast' does so for everything but the nuclear norm)")
+
+
 def _power_function(p: float) -> krylov.SpectralFunction:
     if p == 1:
         return krylov.SpectralFunction(lambda s: s, torch.ones_like, bernstein=True)
@@ -351,6 +403,12 @@ def schatten(S: torch.Tensor, p: float, *, preset: str | None = None, generator=
         return rank(S, preset=preset, generator=generator, check_finite=check_finite,
                     return_stderr=return_stderr, **options)
     settings = resolve_settings(preset, **options)
+    if p == 1 and settings.nuclear_internals is not None:
+        settings = replace(settings, internals=settings.nuclear_internals)
+    if settings.internals == "polar":
+        if p != 1:
+            _only_nuclear(settings, f"the Schatten p = {p} sum")
+        return _polar(S, settings, generator, check_finite, return_stderr)
     if settings.internals == "krylov":
         return _krylov(S, _power_function(p), settings, generator, check_finite, return_stderr)
     prob = _ProbeProblem(S, settings, generator, check_finite)
@@ -366,9 +424,9 @@ def schatten_samples(S: torch.Tensor, p: float, *, preset: str | None = None, ge
     so ``samples.reshape(*, R, N // R).mean(-1)`` gives R estimates with N // R probes each,
     distributed exactly as R separate calls: what a variance study needs.
     """
-    if resolve_settings(preset, **options).internals == "krylov":
+    if resolve_settings(preset, **options).internals in ("krylov", "polar"):
         raise ValueError("schatten_samples needs probe samples of the paper or released internals; "
-                         "internals='krylov' gives its standard error with return_stderr=True")
+                         "internals='krylov' and 'polar' give an error estimate with return_stderr=True")
     prob = _problem(S, generator, preset, check_finite, options)
     if p == 0:
         PG = prob.projected
@@ -398,6 +456,7 @@ def rank(S: torch.Tensor, *, preset: str | None = None, generator=None, check_fi
     if options.get("project") is False:
         raise ValueError("rank needs the projection: project=False would estimate the dimension")
     settings = resolve_settings(preset, **options)
+    _only_nuclear(settings, "the rank")
     if settings.internals == "krylov":
         return _krylov(S, _RANK_FUNCTION, settings, generator, check_finite, return_stderr)
     prob = _ProbeProblem(S, settings, generator, check_finite)
@@ -453,6 +512,7 @@ def lrr(S: torch.Tensor, penalty: str | Penalty, *, expansion: str | None = None
     """
     h = _penalty(penalty)
     settings = resolve_settings(preset, **options)
+    _only_nuclear(settings, "lrr (use penalty 'nuclear' with internals='krylov')")
     is_krylov = settings.internals == "krylov"
     expansion = ("quadrature" if is_krylov else "taylor") if expansion is None else expansion
     check_choice(expansion, "expansion", ("taylor", "laguerre", "quadrature"))

@@ -54,6 +54,8 @@ class LowRankRegularizer(nn.Module):
             if expansion not in (None, "quadrature"):
                 raise ValueError(f"internals='krylov' uses expansion='quadrature', got {expansion!r}")
             self.power, self.expansion, self.order = None, "quadrature", None
+            if self.penalty.name == "nuclear" and self.settings.nuclear_internals is not None:
+                self.power, self.expansion = 1.0, None  # preset="fast": the nuclear norm by its polar iteration
         else:
             if expansion not in (None, "taylor", "laguerre"):
                 raise ValueError(f"expansion must be None, 'taylor' or 'laguerre', got {expansion!r}")

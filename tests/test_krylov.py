@@ -13,7 +13,7 @@ from conftest import assert_rel_close, matrix_with_spectrum
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # the preset on its Lanczos path at every size (it computes matrices up to dense_below densely)
-FAST = {"preset": "fast", "dense_below": 0}
+FAST = {"preset": "fast", "dense_below": 0, "nuclear_internals": None}  # the Lanczos estimator at every size, for the nuclear norm too
 
 N = 200
 IDX = torch.arange(1, N + 1, dtype=torch.float64)

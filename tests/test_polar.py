@@ -1,0 +1,229 @@
+"""The deflated polar iteration for the nuclear norm (internals="polar", edlrr.polar), against
+the exact SVD: value, gradient U V^T, batches, dtypes, degenerate spectra and bad input."""
+import numpy as np
+import pytest
+import torch
+
+import edlrr
+from edlrr import polar
+
+POLAR = dict(preset="fast", dense_below=0, nuclear_internals="polar")
+
+
+def _orth(n, r, g):
+    return torch.linalg.qr(torch.randn(n, r, generator=g, dtype=torch.float64)).Q
+
+
+def spectrum_matrix(sigma, m, n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    r = len(sigma)
+    return _orth(m, r, g) @ torch.diag(torch.as_tensor(sigma, dtype=torch.float64)) @ _orth(n, r, g).T
+
+
+def gaussian(m, n, seed=0):
+    return torch.randn(m, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def lowrank_noise(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    L = _orth(n, 20, g) @ _orth(n, 20, g).T
+    E = torch.randn(n, n, generator=g, dtype=torch.float64)
+    return L + 1e-2 * E / torch.linalg.matrix_norm(E, 2)
+
+
+def power_law(n, seed=0):
+    return spectrum_matrix(1.0 / torch.arange(1, n + 1, dtype=torch.float64), n, n, seed)
+
+
+def exact(S):
+    X = S.detach().clone().requires_grad_(True)
+    v = torch.linalg.svdvals(X).sum()
+    v.backward()
+    return float(v.detach()), X.grad
+
+
+def minimal_norm_gradient(S, rtol=1e-10):
+    """U_r V_r^T over the singular values above rtol sigma_1 (svdvals' autograd also counts
+    the null directions of a rank-deficient matrix)."""
+    U, s, Vh = torch.linalg.svd(S, full_matrices=False)
+    r = int((s > rtol * s[0]).sum())
+    return U[:, :r] @ Vh[:r]
+
+
+def estimate(S, **options):
+    X = S.detach().clone().requires_grad_(True)
+    v, se = edlrr.nuclear_norm(X, generator=0, return_stderr=True, **{**POLAR, **options})
+    v.backward()
+    return float(v), float(se), X.grad
+
+
+def cosine(a, b):
+    return float((a * b).sum() / (a.norm() * b.norm()))
+
+
+# -- the polynomials --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lower,steps", [(0.01, 4), (0.003, 5), (0.1, 3)])
+def test_quintic_composition_maps_the_interval_near_one(lower, steps):
+    coefs, dev = polar.quintic_coefficients(lower, steps)
+    x = np.linspace(0, 1.05, 200001)
+    y = x.copy()
+    for a, b, c in coefs:
+        y = a * y + b * y**3 + c * y**5
+    inside = x >= lower
+    # on [l, 1.05] (5% above the scale, for a low estimate), between the LP's grid points too
+    assert np.abs(y[inside] - 1).max() <= dev * 1.05 + 1e-9
+    assert dev < 0.05
+    below = y[~inside]
+    assert np.all(np.diff(below) >= 0) and below.max() <= 1 + dev  # 0 -> 0, increasing below l
+
+
+def test_four_steps_from_one_percent():
+    # the preset's design: e_T = 0.015 on [0.01, 1.05] (Settings docstring)
+    _, dev = polar.quintic_coefficients(0.01, 4)
+    assert 0.005 < dev < 0.02
+
+
+# -- against the exact SVD --------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,S", [("gaussian", gaussian(200, 260)), ("lowrank_noise", lowrank_noise(240)),
+                                    ("power", power_law(240))])
+@pytest.mark.parametrize("dtype", ["float64", "bfloat16"])
+def test_value_and_gradient_match_the_svd(name, S, dtype):
+    truth, grad = exact(S)
+    v, se, g = estimate(S, polar_dtype=dtype, sketch=32)
+    assert abs(v - truth) / truth < 1e-2
+    assert abs(v - truth) <= 1.96 * se  # the error estimate covers this case
+    assert cosine(g, grad) >= 0.99
+    assert torch.isfinite(g).all()
+
+
+def test_better_gradient_than_the_lanczos_path():
+    S = gaussian(256, 256, seed=3)
+    _, grad = exact(S)
+    _, _, g_polar = estimate(S, sketch=16)
+    X = S.clone().requires_grad_(True)
+    edlrr.nuclear_norm(X, preset="fast", dense_below=0, nuclear_internals=None, sketch=16, generator=0).backward()
+    assert cosine(g_polar, grad) > 0.99 > cosine(X.grad, grad) + 0.05
+
+
+def test_float32_input_within_twice_float64_error():
+    S = power_law(256, seed=1)
+    truth, grad = exact(S)
+    v64, _, g64 = estimate(S, polar_dtype="float32")
+    v32, _, g32 = estimate(S.float(), polar_dtype="float32")
+    assert g32.dtype == torch.float32
+    assert abs(v32 - truth) <= 2 * abs(v64 - truth) + 1e-5 * truth
+    assert cosine(g32.double(), grad) >= cosine(g64, grad) - 1e-3
+
+
+def test_rectangular_tall_is_transposed():
+    S = gaussian(300, 180, seed=2)
+    truth, grad = exact(S)
+    v, _, g = estimate(S)
+    assert g.shape == S.shape
+    assert abs(v - truth) / truth < 1e-2 and cosine(g, grad) >= 0.99
+
+
+def test_low_rank_within_the_sketch_is_exact():
+    S = spectrum_matrix([5.0, 3.0, 2.0, 1.0, 0.5], 200, 240, seed=4)
+    truth, _ = exact(S)
+    v, se, g = estimate(S, sketch=16, polar_dtype="float64")
+    assert abs(v - truth) / truth < 1e-8
+    assert torch.allclose(g, minimal_norm_gradient(S), atol=1e-8)
+    assert se == 0.0
+
+
+def test_zero_and_repeated_singular_values_give_finite_results():
+    Z = torch.zeros(150, 200, dtype=torch.float64)
+    v, se, g = estimate(Z)
+    assert v == 0.0 and torch.count_nonzero(g) == 0
+    S = spectrum_matrix([1.0] * 120 + [0.0] * 30, 150, 200, seed=5)  # repeated ones and exact zeros
+    truth, _ = exact(S)
+    v, se, g = estimate(S, sketch=8)
+    assert torch.isfinite(g).all()
+    # every singular value sits where the composition is e_T = 1.5% off: the bound's worst case
+    assert abs(v - truth) / truth < 2e-2 and abs(v - truth) <= 1.96 * se
+    assert cosine(g, minimal_norm_gradient(S)) >= 0.99
+
+
+def test_a_gap_beyond_the_sketch_is_counted_in_the_error_estimate():
+    # rank 20 + noise with a sketch of 16: four unit singular values stay in the tail and the
+    # noise (1e-2 of them) falls below l sigma_t, where the composition is near 0
+    S = lowrank_noise(240)
+    truth, _ = exact(S)
+    v, se, _ = estimate(S, sketch=16)
+    assert v < truth and abs(v - truth) / truth > 1e-2  # the documented failure mode
+    assert abs(v - truth) <= 1.96 * se
+
+
+def test_batch_shape_and_first_element_as_a_single_call():
+    S = torch.stack([gaussian(160, 200, seed=s) for s in range(3)]).reshape(3, 1, 160, 200)
+    v = edlrr.nuclear_norm(S, generator=7, **POLAR)
+    assert v.shape == (3, 1)
+    single = edlrr.nuclear_norm(S[0, 0], generator=7, **POLAR)
+    assert torch.allclose(v[0, 0], single, rtol=1e-6)
+    truth = torch.linalg.svdvals(S).sum(-1)
+    assert ((v - truth).abs() / truth).max() < 1e-2
+
+
+def test_seeded_calls_are_reproducible():
+    S = gaussian(160, 200, seed=6)
+    a = edlrr.nuclear_norm(S, generator=3, **POLAR)
+    b = edlrr.nuclear_norm(S, generator=3, **POLAR)
+    assert torch.equal(a, b)
+
+
+def test_divergence_is_caught_and_redone(monkeypatch):
+    # a scale estimate far too low makes the iteration blow up; it is redone at a larger scale
+    monkeypatch.setattr(polar, "SAFETY", 0.05)
+    S = gaussian(160, 200, seed=8)
+    truth, grad = exact(S)
+    v, _, g = estimate(S, sketch=8, polar_dtype="float64")
+    assert abs(v - truth) / truth < 2e-2 and cosine(g, grad) >= 0.98
+
+
+def test_preset_fast_uses_the_polar_iteration_above_dense_below():
+    settings = edlrr.resolve_settings("fast")
+    assert settings.nuclear_internals == "polar" and settings.internals == "krylov"
+    S = gaussian(40, 50, seed=9)
+    # below dense_below the preset is exact (its dense path), as before
+    assert abs(float(edlrr.nuclear_norm(S, preset="fast")) - float(torch.linalg.svdvals(S).sum())) < 1e-10
+
+
+def test_module_takes_the_same_path():
+    S = gaussian(160, 200, seed=10)
+    reg = edlrr.LowRankRegularizer("nuclear", preset="fast", dense_below=0, seed=4)
+    direct = edlrr.nuclear_norm(S, generator=torch.Generator().manual_seed(4), **POLAR)
+    assert torch.allclose(reg(S), direct)
+
+
+def test_work_dtype_choice(monkeypatch):
+    X = torch.zeros(2, 2)
+    assert polar.work_dtype("float32", X) == torch.float32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert polar.work_dtype("auto", X) == torch.float32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert polar.work_dtype("auto", X) == torch.bfloat16
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+def test_other_functionals_are_refused_with_a_clear_error():
+    S = gaussian(20, 30)
+    with pytest.raises(ValueError, match="nuclear norm only"):
+        edlrr.schatten(S, 2, internals="polar")
+    with pytest.raises(ValueError, match="nuclear norm only"):
+        edlrr.rank(S, internals="polar")
+    with pytest.raises(ValueError, match="nuclear norm only"):
+        edlrr.lrr(S, "gamma_nuclear", internals="polar")
+    # the preset's other functionals keep the Lanczos estimator
+    assert torch.isfinite(edlrr.schatten(S, 2, preset="fast", dense_below=0))
+
+
+@pytest.mark.parametrize("bad", [dict(polar_lower=0.0), dict(polar_lower=1.5), dict(polar_steps=0),
+                                 dict(polar_dtype="float16"), dict(nuclear_internals="svd")])
+def test_bad_options_are_named(bad):
+    name = next(iter(bad))
+    with pytest.raises((ValueError, TypeError), match=name):
+        edlrr.resolve_settings("fast", **bad)
