@@ -13,14 +13,14 @@ import torch
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
-    """The project's git commit (with ``-dirty`` when the work tree has changes), or
-    ``unknown`` outside a checkout."""
+    """The project's git commit (with ``-dirty`` when the work tree has changes outside
+    ``results/``, the committed results that a run rewrites), or ``unknown`` outside a checkout."""
     root = Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return os.environ.get("EDLRR_GIT_COMMIT", "unknown")
