@@ -166,9 +166,8 @@ def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps: in
                 A = Y @ Y.mT
             B = torch.addmm(A, A, A, beta=b / (s2 * s), alpha=c / (s2 * s2 * s))
             del A
-            B.diagonal().add_(a / s)  # B + (a / s) I: one product, no copy of Y
-            Y = B @ Y
-            del B
+            Y = torch.addmm(Y, B, Y, beta=a / s)  # (a Y in the product's float32 accumulator:
+            del B  # adding a I to B in bfloat16 instead lost ~1% where a + b x^2 + c x^4 cancels to 1)
         top = _top_singular(Y, generator)
         if top <= 1 + 2 * dev + 0.05:  # (False for NaN)
             return Y, sigma_t
@@ -176,7 +175,7 @@ def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps: in
     raise FloatingPointError(f"the polar iteration diverged (sigma_1 of the result {top:g})")
 
 
-def _top_singular(Y: torch.Tensor, generator, iters: int = 8) -> float:
+def _top_singular(Y: torch.Tensor, generator, iters: int = 4) -> float:
     """A power-iteration estimate of sigma_1(Y) (float32 vectors, two of them)."""
     work = torch.float64 if Y.dtype == torch.float64 else torch.float32
     V = torch.randn(Y.shape[1], 2, generator=generator, dtype=work, device=Y.device)
@@ -194,28 +193,24 @@ KEEP_FLOAT8 = True
 loss with the unquantised direction ~5e-4, against bfloat16's own ~1e-3 error."""
 
 
-def _keep(F: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """F as kept for the backward, with the factor it was scaled by."""
-    if not (KEEP_FLOAT8 and F.dtype == torch.bfloat16 and hasattr(torch, "float8_e4m3fn")):
-        return F, 1.0
-    scale = math.sqrt(F.shape[1])
-    kept = torch.empty(F.shape, dtype=torch.float8_e4m3fn, device=F.device)
-    for j in range(0, F.shape[1], BLOCK):
-        kept[:, j:j + BLOCK] = F[:, j:j + BLOCK] * scale
-    return kept, scale
-
-
-def _tail_sums(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, F: torch.Tensor) -> tuple[float, float]:
+def _tail_sums(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, F: torch.Tensor):
     """<F, X_t> = <F, X> - <Q^T F, Q^T X> and ||F||_F^2, accumulated in float64, F converted a
-    block of columns at a time (no m x n temporary)."""
+    block of columns at a time (no m x n temporary); and F as kept for the backward with the
+    factor it was scaled by (float8 for a bfloat16 F, :data:`KEEP_FLOAT8`), from the same blocks."""
     work = torch.float64 if X.dtype == torch.float64 else torch.float32
+    scale, kept = 1.0, F
+    if KEEP_FLOAT8 and F.dtype == torch.bfloat16 and hasattr(torch, "float8_e4m3fn"):
+        scale = math.sqrt(F.shape[1])
+        kept = torch.empty(F.shape, dtype=torch.float8_e4m3fn, device=F.device)
     inner = fro2 = 0.0
     for j in range(0, X.shape[1], BLOCK):
         Fb = F[:, j:j + BLOCK].to(work)
         inner += float((Fb * X[:, j:j + BLOCK]).sum(dtype=torch.float64))
         inner -= float(((Q.mT @ Fb) * QtX[:, j:j + BLOCK]).sum(dtype=torch.float64))
         fro2 += float(Fb.square().sum(dtype=torch.float64))
-    return inner, fro2
+        if kept is not F:
+            kept[:, j:j + BLOCK] = Fb.mul_(scale)
+    return inner, fro2, (kept, scale)
 
 
 class _Sketch(torch.autograd.Function):
@@ -245,15 +240,13 @@ class _Sketch(torch.autograd.Function):
                 w = min(BLOCK, n - j)
                 blk, fb, ob = slice(j, j + w), Fb[:, :w], out[:, :w]
                 if F is not None:
-                    fb.copy_(F[:, blk])
-                    if scale != 1.0:
-                        fb.mul_(1.0 / scale)
+                    fb.copy_(F[:, blk])  # F / scale, the scale folded into the factors below
                     inner = Q[i].mT @ fb
-                    inner.mul_(-g_tail[i])
+                    inner.mul_(-g_tail[i] / scale)
                     if g_head is not None:
                         inner += g_head[i, :, blk]
                     torch.mm(Q[i], inner, out=ob)
-                    ob.add_(fb, alpha=float(g_tail[i]))
+                    ob.add_(fb, alpha=float(g_tail[i]) / scale)
                 elif g_head is not None:
                     torch.mm(Q[i], g_head[i, :, blk], out=ob)
                 else:
@@ -298,10 +291,11 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int, 
             top = float(torch.linalg.svdvals(QtXd)[0]) if sketch else 0.0
             F, sigma_t = polar_tail(Xd, Q, QtXd, steps=steps, lower=lower, dtype=work, generator=generator,
                                     floor=rank_rtol * top)
-            tail, fro2 = _tail_sums(Xd, Q, QtXd, F) if F is not None else (0.0, 0.0)
+            tail, fro2, kept = _tail_sums(Xd, Q, QtXd, F) if F is not None else (0.0, 0.0, None)
+            del F
             below = max(m - Q.shape[1] - fro2, 0.0)
-            errors.append((dev * abs(tail) + lower * sigma_t * below) / 1.96 if F is not None else 0.0)
-            Qs.append(Q), QtXs.append(QtXd), Fs.append(_keep(F) if F is not None else None)
+            errors.append((dev * abs(tail) + lower * sigma_t * below) / 1.96 if kept is not None else 0.0)
+            Qs.append(Q), QtXs.append(QtXd), Fs.append(kept)
             tails.append(tail), tops.append(top)
     QtX, values = _Sketch.apply(X3, torch.stack(Qs), torch.stack(QtXs), Fs,
                                 torch.tensor(tails, dtype=torch.float64, device=X.device))

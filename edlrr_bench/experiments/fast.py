@@ -56,11 +56,11 @@ from ..datasets import get_dataset
 from ..sweep import Cell, PeakMemory
 
 NAME = "fast"
-VERSION = 7  # 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside); 6: the preset's nuclear norm by the polar iteration; 7: its backward in one array, float8 kept iterate
+VERSION = 8  # 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside); 6: the preset's nuclear norm by the polar iteration; 7: its backward in one array, float8 kept iterate; 8: a Y kept in the float32 accumulator (bfloat16 a I + B lost ~1%)
 # parts on matrices the preset computes densely (min(m, n) <= dense_below)
 SMALL_VERSION = 6  # 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
 XTRACE_VERSION = 5  # 5: gradient cosine against the exact (minimal-norm) gradient recorded
-DTYPE_VERSION = 4  # 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3, 4: the preset's polar iteration
+DTYPE_VERSION = 5  # 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3-5: the preset's polar iteration
 PENALTY_VERSION = 7  # 7: gradient cosine recorded; the Lanczos path with the rational tail gradient added
 SCHATTEN_P = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}  # the XTrace functionals but the rank
 LANCZOS = {"dense_below": 0}  # the preset's Lanczos estimator at every size (see lanczos_options)
