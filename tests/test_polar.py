@@ -227,3 +227,17 @@ def test_bad_options_are_named(bad):
     name = next(iter(bad))
     with pytest.raises((ValueError, TypeError), match=name):
         edlrr.resolve_settings("fast", **bad)
+
+
+def test_harness_lanczos_options_keep_the_lanczos_estimator_for_the_nuclear_norm():
+    from edlrr_bench.experiments._common import lanczos_options
+
+    S = gaussian(150, 200, seed=11)
+    opts = lanczos_options({"preset": "fast", "dense_below": 0})
+    assert edlrr.resolve_settings(**opts).nuclear_internals is None
+    # the same value as the Lanczos estimator named explicitly, not the polar iteration's
+    lanczos = edlrr.nuclear_norm(S, generator=1, preset="fast", dense_below=0, nuclear_internals=None)
+    assert torch.equal(edlrr.nuclear_norm(S, generator=1, **opts), lanczos)
+    explicit = lanczos_options({"preset": "fast", "dense_below": 0, "nuclear_internals": "polar"})
+    assert explicit["nuclear_internals"] == "polar"
+    assert lanczos_options({"preset": "fast"}) == {"preset": "fast"}

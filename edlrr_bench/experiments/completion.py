@@ -42,17 +42,18 @@ METHODS = {
     "EDLRR-fast Lap": ("edlrr", {"penalty": "laplace", "penalty_params": {"gamma": 500.0},
                                  "preset": "fast"}, None),
     # at 300 x 300 the preset takes its dense path (Gram eigenvalues); its Lanczos estimator
-    # itself, and that with the unbiased (noisy) tail gradient, as evidence for the default
+    # itself, and that with the unbiased (noisy) tail gradient, as evidence for the default.
+    # dense_below=0 without nuclear_internals means the Lanczos estimator for the nuclear norm
+    # too (applied when the cell runs, see lanczos_params: the cells keep their keys and rows)
     "EDLRR-fast-lanczos nuclear": ("edlrr", {"penalty": "nuclear", "preset": "fast",
-                                             "estimator_options": {"dense_below": 0,
-                                                                   "nuclear_internals": None}}, None),
+                                             "estimator_options": {"dense_below": 0}}, None),
     "EDLRR-fast-stochastic nuclear": ("edlrr", {"penalty": "nuclear", "preset": "fast",
                                                 "estimator_options": {"tail_gradient": "stochastic",
-                                                                      "dense_below": 0, "nuclear_internals": None}}, None),
+                                                                      "dense_below": 0}}, None),
     # the Lanczos estimator with the rational tail gradient (cosine ~0.99 with U V^T)
     "EDLRR-fast-rational nuclear": ("edlrr", {"penalty": "nuclear", "preset": "fast",
                                               "estimator_options": {"tail_gradient": "rational",
-                                                                    "dense_below": 0, "nuclear_internals": None}}, None),
+                                                                    "dense_below": 0}}, None),
     # the preset's nuclear norm by its polar iteration at this size too (below dense_below)
     "EDLRR-fast-polar nuclear": ("edlrr", {"penalty": "nuclear", "preset": "fast",
                                            "estimator_options": {"dense_below": 0, "nuclear_internals": "polar"}}, None),

@@ -72,7 +72,8 @@ def _estimates(S: torch.Tensor, prm: dict, seed: int) -> torch.Tensor:
         gen = torch.Generator().manual_seed(seed)
         opts = {k: prm[k] for k in ("probes", "sketch", "power_iters", "lanczos_steps")}
         # the estimator itself: the preset's dense path (small matrices) would make it exact
-        return torch.stack([edlrr.schatten(S, prm["p"], preset="fast", generator=gen, dense_below=0, **opts)
+        return torch.stack([edlrr.schatten(S, prm["p"], preset="fast", generator=gen, dense_below=0,
+                                          nuclear_internals=None, **opts)
                             for _ in range(R)])
     opts = dict(pinv_iters=prm["pinv_iters"], sqrt_iters=prm["sqrt_iters"], project=prm["project"],
                 probe_kind=prm["probe_kind"], internals=prm["internals"])
