@@ -46,6 +46,9 @@ import math
 import numpy as np
 import torch
 
+from .krylov import range_basis
+from .probes import sample_probes
+
 __all__ = ["POLAR_DTYPES", "quintic_coefficients", "work_dtype", "polar_tail", "nuclear_norm"]
 
 POLAR_DTYPES = ("auto", "bfloat16", "float32", "float64")
@@ -255,28 +258,30 @@ class _Sketch(torch.autograd.Function):
         return grad, None, None, None, None
 
 
+def _live_sum(sigma: torch.Tensor, tol: torch.Tensor) -> torch.Tensor:
+    """sum of the singular values (*, r) above ``tol`` (*, 1): those at or below count as zeros
+    (no value, no gradient)."""
+    return torch.where(sigma > tol, sigma, torch.zeros_like(sigma)).sum(-1)
+
+
 def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int, lower: float,
                  dtype: str = "auto", generator=None, rank_rtol: float | None = None):
     """Estimate ||X||_* and an error estimate, both (*,); X is (*, m, n), m <= n.
 
     ``sketch`` (k) directions deflated by the range finder with ``power_iters`` (q) (2 k (q + 1)
-    products by X or X^T), then ``steps`` (T) quintic steps on the tail designed for [``lower``, 1]
+    products by X or X^T), then ``steps`` (T) quintic steps on the tail designed for [``lower``, UPPER]
     (3 T m x m x n products in ``dtype``, see :func:`work_dtype`). When k >= m the exact
     singular values are used (error 0). Singular values below ``rank_rtol`` sigma_1 count as
     zeros (default max(m, n) eps, as :func:`torch.linalg.matrix_rank`): a tail whose largest
     singular value is below that adds nothing.
     """
-    from .krylov import range_basis
-    from .probes import sample_probes
-
     m, n = X.shape[-2:]
     if m > n:
         raise ValueError(f"polar nuclear_norm expects m <= n (the smaller Gram side), got {m} x {n}")
     rank_rtol = max(m, n) * torch.finfo(X.dtype).eps if rank_rtol is None else rank_rtol
     if sketch >= m:
         sigma = torch.linalg.svdvals(X)
-        live = sigma > rank_rtol * sigma[..., :1].detach()
-        value = torch.where(live, sigma, torch.zeros_like(sigma)).sum(-1)
+        value = _live_sum(sigma, rank_rtol * sigma[..., :1].detach())
         return value, torch.zeros_like(value.detach())
     work = work_dtype(dtype, X)
     _, dev = quintic_coefficients(float(lower), int(steps))
@@ -300,9 +305,8 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int, 
     QtX, values = _Sketch.apply(X3, torch.stack(Qs), torch.stack(QtXs), Fs,
                                 torch.tensor(tails, dtype=torch.float64, device=X.device))
     if sketch:  # the heads, differentiated exactly through Q^T X
-        sigma = torch.linalg.svdvals(QtX)
-        live = sigma > rank_rtol * torch.tensor(tops, dtype=X.dtype, device=X.device)[:, None]
-        values = values + torch.where(live, sigma, torch.zeros_like(sigma)).sum(-1)
+        tops = torch.tensor(tops, dtype=X.dtype, device=X.device)[:, None]
+        values = values + _live_sum(torch.linalg.svdvals(QtX), rank_rtol * tops)
     value = values.reshape(batch)
     stderr = torch.tensor(errors, dtype=X.dtype, device=X.device).reshape(batch)
     return value, stderr
