@@ -110,11 +110,17 @@ class Settings:
         (measured cosine 0.995-0.999 for the nuclear norm of full-rank matrices, 0.96-0.98 for
         gamma-nuclear and Laplace on images; ~3 extra dense products and two min(m, n)^2
         float32 matrices of memory; see :func:`edlrr.krylov.spectral_sum` and ``edlrr-bench fast``).
-    polar_steps : int
-        ``"polar"``: T, quintic steps of the polar iteration (3 T min(m, n)^2 max(m, n) products).
+    polar_steps : int or "auto"
+        ``"polar"``: T, quintic steps of the polar iteration (3 T min(m, n)^2 max(m, n) products),
+        designed for [polar_lower, 1.05]; ``"auto"`` (default): the fewest of 3 (l = 0.03,
+        e_T = 0.041), 4 (0.01, 0.015) or 5 (0.003, 0.006) steps for which at most 3% of the tail's
+        directions are predicted to stay short of 1 (:func:`edlrr.polar.choose_design`, from the
+        Lanczos run that gives the scale): 9 products on flat tails, 12 on tails decaying past
+        0.03 sigma_t; ``polar_lower`` is not used.
     polar_lower : float
-        ``"polar"``: l in (0, 1): singular values of the tail from l sigma_t up are mapped to
-        within e_T of 1 (:func:`edlrr.polar.quintic_coefficients`; e_T = 0.015 for T = 4, l = 0.01).
+        ``"polar"`` with an integer ``polar_steps``: l in (0, 1): singular values of the tail
+        from l sigma_t up are mapped to within e_T of 1 (:func:`edlrr.polar.quintic_coefficients`;
+        e_T = 0.015 for T = 4, l = 0.01).
     polar_dtype : {"auto", "bfloat16", "float32", "float64"}
         ``"polar"``: dtype of the iteration's products; ``"auto"``: bfloat16 on CUDA and on CPUs
         with AMX tiles, float32 otherwise (:func:`edlrr.polar.work_dtype`).
@@ -138,7 +144,7 @@ class Settings:
     tail_gradient: str = "projected"
     dense_below: int = 0
     nuclear_internals: str | None = None
-    polar_steps: int = 4
+    polar_steps: int | str = "auto"
     polar_lower: float = 0.01
     polar_dtype: str = "auto"
 
@@ -159,7 +165,10 @@ class Settings:
         check_choice(self.tail_gradient, "tail_gradient", krylov.TAIL_GRADIENTS)
         check_positive_int(self.dense_below, "dense_below", minimum=0)
         check_choice(self.nuclear_internals, "nuclear_internals", NUCLEAR_INTERNALS)
-        check_positive_int(self.polar_steps, "polar_steps")
+        if self.polar_steps != "auto":
+            if isinstance(self.polar_steps, str):
+                raise ValueError(f"polar_steps must be a positive integer or 'auto', got {self.polar_steps!r}")
+            check_positive_int(self.polar_steps, "polar_steps")
         if not (isinstance(self.polar_lower, (int, float)) and 0 < self.polar_lower < 1):
             raise ValueError(f"polar_lower must be a number in (0, 1), got {self.polar_lower!r}")
         check_choice(self.polar_dtype, "polar_dtype", polar.POLAR_DTYPES)
@@ -189,12 +198,12 @@ PRESETS = {
     # 1024 (`edlrr-bench fast`, its crossover table; up to 14% slower in float32 at 512-768).
     # The Lanczos path is faster from 512 on, but its projected tail gradient cost 2.7 dB in
     # completion at 512 x 512 (results/completion-512).
-    # The nuclear norm above 1024 goes by the deflated polar iteration instead (issue 7): four
-    # quintic steps in bfloat16 on the tail beyond the 64 directions give the value and a
-    # gradient with cosine >= 0.99 against U V^T, where the Lanczos path's projected gradient
-    # had 0.52-0.85 (`edlrr-bench fast`, its speed part).
+    # The nuclear norm above 1024 goes by the deflated polar iteration instead (issue 7): three
+    # to five quintic steps in bfloat16 (as many as the tail needs, polar_steps="auto") on the
+    # tail beyond the 64 directions give the value and a gradient with cosine >= 0.99 against
+    # U V^T, where the Lanczos path's projected gradient had 0.52-0.85 (`edlrr-bench fast`).
     "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=1024,
-                     nuclear_internals="polar", polar_steps=4, polar_lower=0.01),
+                     nuclear_internals="polar", polar_steps="auto"),
 }
 
 

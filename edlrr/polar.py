@@ -16,7 +16,11 @@ With X = S (or S^T, so that X X^T is the smaller Gram matrix, m x m):
    are those of the greedy minimax composition for the matrix sign function (the design of
    "Polar Express", Amsel, Persson, Musco & Gower 2025; computed here by a linear program,
    :func:`quintic_coefficients`): the composition maps every singular value in [l, 1] to within
-   e_T of 1, and smaller ones towards 0. The products run in ``polar_dtype``, bfloat16 by
+   e_T of 1, and smaller ones towards 0. ``steps="auto"`` (the ``"fast"`` preset) takes the
+   fewest steps, 3 (l = 0.03), 4 (0.01) or 5 (0.003), for which the mean of 1 - f^2 over the
+   tail's directions is at most 3%, predicted by the Gauss quadrature of the Lanczos run that
+   gives the scale (:func:`choose_design`): flat tails take 9 products, a tail decaying past
+   0.03 sigma_t 12. The products run in ``polar_dtype``, bfloat16 by
    default where it is fast (CUDA, and CPUs with AMX tiles: about 5x float32's speed on this
    project's machines): the target is a gradient direction and a value to ~1e-3, and the
    iteration is self-correcting.
@@ -40,6 +44,7 @@ formed a block of columns at a time, so no m x n temporary of the input's dtype 
 """
 from __future__ import annotations
 
+import collections
 import functools
 import math
 
@@ -49,7 +54,8 @@ import torch
 from .krylov import range_basis
 from .probes import sample_probes
 
-__all__ = ["POLAR_DTYPES", "quintic_coefficients", "work_dtype", "polar_tail", "nuclear_norm"]
+__all__ = ["POLAR_DTYPES", "DESIGNS", "quintic_coefficients", "choose_design", "work_dtype", "polar_tail",
+           "nuclear_norm", "step_counts"]
 
 POLAR_DTYPES = ("auto", "bfloat16", "float32", "float64")
 BLOCK = 128
@@ -60,6 +66,28 @@ UPPER = 1.05
 """The first quintic is designed on [lower, UPPER]: singular values up to 5% above the scale
 (a low estimate) are mapped like the others; beyond, the composition grows without bound, which
 :func:`polar_tail` detects (the largest singular value of the result) and redoes."""
+
+
+def _minimax_quintic(lo: float, hi: float, grid: int = 2000) -> tuple[float, float, float]:
+    """The odd quintic a x + b x^3 + c x^5 closest to 1 in the max norm on [lo, hi]: the linear
+    program min_t |1 - p(x)| <= t over ``grid`` geometric points (scipy's HiGHS)."""
+    from scipy.optimize import linprog
+
+    x = np.geomspace(lo, hi, grid)
+    B = np.stack([x, x**3, x**5], 1)
+    ones = np.ones((grid, 1))
+    res = linprog([0.0, 0.0, 0.0, 1.0], A_ub=np.vstack([np.hstack([B, -ones]), np.hstack([-B, -ones])]),
+                  b_ub=np.concatenate([np.ones(grid), -np.ones(grid)]),
+                  bounds=[(None, None)] * 3 + [(0, None)], method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"minimax quintic fit failed on [{lo:g}, {hi:g}]: {res.message}")
+    return tuple(float(v) for v in res.x[:3])
+
+
+def _compose(coefs, x: np.ndarray) -> np.ndarray:
+    for a, b, c in coefs:
+        x = a * x + b * x**3 + c * x**5
+    return x
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,28 +101,52 @@ def quintic_coefficients(lower: float, steps: int, upper: float = UPPER, grid: i
     Returns the coefficients and e_T, the largest deviation |1 - composition| on [lower, upper]
     (on the grid of the last step; 0.015 for lower = 0.01, four steps).
     """
-    from scipy.optimize import linprog
-
     if not (0 < lower < 1):
         raise ValueError(f"polar_lower must be in (0, 1), got {lower!r}")
     if int(steps) != steps or steps < 1:
-        raise ValueError(f"polar_steps must be a positive integer, got {steps!r}")
+        raise ValueError(f"polar_steps must be a positive integer or 'auto', got {steps!r}")
     coefs, lo, hi, dev = [], float(lower), float(upper), 1.0
     for _ in range(int(steps)):
-        x = np.geomspace(lo, hi, grid)
-        B = np.stack([x, x**3, x**5], 1)
-        ones = np.ones((grid, 1))
-        res = linprog([0.0, 0.0, 0.0, 1.0], A_ub=np.vstack([np.hstack([B, -ones]), np.hstack([-B, -ones])]),
-                      b_ub=np.concatenate([np.ones(grid), -np.ones(grid)]),
-                      bounds=[(None, None)] * 3 + [(0, None)], method="highs")
-        if res.status != 0:
-            raise RuntimeError(f"minimax quintic fit failed on [{lo:g}, {hi:g}]: {res.message}")
-        a, b, c, _ = (float(v) for v in res.x)
-        p = B @ np.array([a, b, c])
+        a, b, c = _minimax_quintic(lo, hi, grid)
+        p = _compose([(a, b, c)], np.geomspace(lo, hi, grid))
         coefs.append((a, b, c))
         lo, hi = float(p.min()), float(p.max())
         dev = max(1.0 - lo, hi - 1.0)
     return tuple(coefs), dev
+
+
+DESIGNS = ((3, 0.03), (4, 0.01), (5, 0.003))
+"""``polar_steps="auto"``: the (steps, lower) designs tried in order (e_T = 0.041, 0.015, 0.006):
+the first whose predicted deficit (:func:`choose_design`) is at most :data:`DEFICIT`."""
+DEFICIT = 0.03
+"""The largest mean of 1 - f(sigma / sigma_t)^2 over the tail's directions (from
+:data:`NEGLIGIBLE` sigma_t up) that ``"auto"`` accepts: directions left at f ~ 0.6 lose about
+DEFICIT / 8 of the gradient cosine, at f ~ 0 (the worst case) DEFICIT / 2; small singular values
+barely move the value (they are weighted by sigma). Measured: 0.022-0.025 for three steps on
+the Gaussian, low-rank + noise and 1/i (n = 2048) tails, 0.32 for 1/i at n = 4096."""
+NEGLIGIBLE = 0.0015
+"""Tail singular values below NEGLIGIBLE sigma_t (half the lowest design's l; exact zeros among
+them) are left out of the deficit: no design maps them, more steps would be spent in vain."""
+LANCZOS_STEPS = 30
+"""Block Lanczos steps (block 4) on X_t X_t^T for ``"auto"``: the scale and the quadrature of the
+deficit (the predicted deficit within ~0.01 of the measured at n = 2048 and 4096; 20 steps were
+off by 0.03 at 4096). A fixed number of steps needs the scale only: 12."""
+
+
+def choose_design(theta: np.ndarray, weights: np.ndarray, scale2: float) -> tuple[int, float]:
+    """The first of :data:`DESIGNS` whose predicted deficit is at most :data:`DEFICIT` (else the
+    last): the block Gauss quadrature of the mean of 1 - f(x)^2, f the design's composition,
+    over the tail's eigenvalues theta of X_t X_t^T at x = sqrt(theta / scale2) >= NEGLIGIBLE
+    (Ritz values ``theta``, quadrature ``weights`` (block, nodes) from the start vectors)."""
+    x = np.sqrt(np.clip(theta, 0.0, None) / scale2)
+    w = weights.mean(0) * (x >= NEGLIGIBLE)
+    if w.sum() <= 0:
+        return DESIGNS[0]
+    for steps, lower in DESIGNS:
+        f = _compose(quintic_coefficients(lower, steps)[0], x)
+        if 1.0 - float((w * f * f).sum() / w.sum()) <= DEFICIT:
+            return steps, lower
+    return DESIGNS[-1]
 
 
 def work_dtype(name: str, X: torch.Tensor) -> torch.dtype:
@@ -111,12 +163,18 @@ def work_dtype(name: str, X: torch.Tensor) -> torch.dtype:
     return torch.float32
 
 
-def _top_eigenvalue(A: torch.Tensor, generator, block: int = 4, steps: int = 12) -> float:
-    """Largest eigenvalue of the symmetric m x m matrix A (any float dtype) by block Lanczos in
-    float32 with full reorthogonalisation (a lower estimate; converges fast at the top)."""
+def _tail_lanczos(A: torch.Tensor, Q: torch.Tensor, generator, steps: int, block: int = 4):
+    """Block Lanczos on the tail's Gram matrix A = X_t X_t^T (m x m, any float dtype) in float32
+    with full reorthogonalisation, started from a Gaussian block orthogonal to Q (A's null
+    space). Returns the Ritz values theta (largest: a lower estimate of A's largest eigenvalue,
+    converged fast) and the Gauss quadrature weights (block, nodes) of the start vectors:
+    v^T g(A) v ~= sum_j w_j g(theta_j) (numpy, float64)."""
     m = A.shape[-1]
     work = torch.float64 if A.dtype == torch.float64 else torch.float32
     V = torch.randn(m, min(block, m), generator=generator, dtype=work, device=A.device)
+    if Q.shape[1]:
+        Qw = Q.to(work)
+        V = V - Qw @ (Qw.mT @ V)
     V = torch.linalg.qr(V).Q
     basis = [V]
     for _ in range(min(steps, max(m // V.shape[1] - 1, 0))):
@@ -128,7 +186,8 @@ def _top_eigenvalue(A: torch.Tensor, generator, block: int = 4, steps: int = 12)
         basis.append(V)
     Bm = torch.cat(basis, 1)
     H = Bm.mT @ (A @ Bm.to(A.dtype)).to(work)
-    return float(torch.linalg.eigvalsh(0.5 * (H + H.mT))[-1])
+    theta, W = torch.linalg.eigh(0.5 * (H + H.mT))
+    return theta.double().cpu().numpy(), W[:basis[0].shape[1]].double().square().cpu().numpy()
 
 
 def _form_tail(X, Q, QtX, dtype):
@@ -140,24 +199,42 @@ def _form_tail(X, Q, QtX, dtype):
     return Y
 
 
-def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps: int, lower: float,
+step_counts: collections.Counter = collections.Counter()
+"""Quintic steps taken by each tail iteration since import, {steps: count} (diagnostics: with
+``polar_steps="auto"`` the number depends on the tail; ``edlrr-bench fast`` reports it)."""
+
+
+def _check_steps(steps, lower) -> None:
+    if steps == "auto":
+        return
+    if isinstance(steps, str) or isinstance(steps, bool):
+        raise ValueError(f"polar_steps must be a positive integer or 'auto', got {steps!r}")
+    quintic_coefficients(float(lower), int(steps))
+
+
+def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps, lower: float,
                dtype: torch.dtype, generator=None, floor: float = 0.0):
     """The polar iteration on the tail X_t = X - Q QtX of one matrix X (m x n, m <= n).
 
-    Returns (F, sigma_t): F (m x n, ``dtype``) ~= U_t V_t^T and the estimate sigma_t of X_t's
-    largest singular value; F is None when sigma_t <= floor (nothing left to count).
+    Returns (F, sigma_t, e, l): F (m x n, ``dtype``) ~= U_t V_t^T, the estimate sigma_t of X_t's
+    largest singular value, and the design used: every singular value of X_t in
+    [l sigma_t, sigma_t] is mapped to within e of 1. F is None when sigma_t <= floor (nothing
+    left to count). ``steps``: a number of steps designed for [``lower``, UPPER], or ``"auto"``:
+    the design of :data:`DESIGNS` that :func:`choose_design` picks from the Lanczos quadrature.
     Three arrays of F's size at a time. The iteration is repeated with a 4x larger scale if it
-    overshot (a scale estimate too low: sigma_1(F) above 1 + 2 e_T + 0.05, or not finite).
+    overshot (a scale estimate too low: sigma_1(F) above 1 + 2 e + 0.05, or not finite).
     """
-    m = X.shape[0]
     Y = _form_tail(X, Q, QtX, dtype)
     A = Y @ Y.mT
-    lam = _top_eigenvalue(A, generator)
+    theta, weights = _tail_lanczos(A, Q, generator, LANCZOS_STEPS if steps == "auto" else 12)
+    lam = float(theta[-1])
     sigma_t = math.sqrt(max(lam, 0.0))
     if not sigma_t > floor:
-        return None, sigma_t
-    coefs, dev = quintic_coefficients(float(lower), int(steps))
+        return None, sigma_t, 0.0, float(lower)
     scale2 = SAFETY * lam
+    if steps == "auto":
+        steps, lower = choose_design(theta, weights, scale2)
+    coefs, dev = quintic_coefficients(float(lower), int(steps))
     for attempt in range(3):
         if attempt:
             Y = _form_tail(X, Q, QtX, dtype)
@@ -173,7 +250,8 @@ def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps: in
             del B  # adding a I to B in bfloat16 instead lost ~1% where a + b x^2 + c x^4 cancels to 1)
         top = _top_singular(Y, generator)
         if top <= 1 + 2 * dev + 0.05:  # (False for NaN)
-            return Y, sigma_t
+            step_counts[len(coefs)] += 1
+            return Y, sigma_t, dev, float(lower)
         scale2 *= 16.0
     raise FloatingPointError(f"the polar iteration diverged (sigma_1 of the result {top:g})")
 
@@ -269,8 +347,9 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int, 
     """Estimate ||X||_* and an error estimate, both (*,); X is (*, m, n), m <= n.
 
     ``sketch`` (k) directions deflated by the range finder with ``power_iters`` (q) (2 k (q + 1)
-    products by X or X^T), then ``steps`` (T) quintic steps on the tail designed for [``lower``, UPPER]
-    (3 T m x m x n products in ``dtype``, see :func:`work_dtype`). When k >= m the exact
+    products by X or X^T), then ``steps`` (T) quintic steps on the tail designed for [``lower``, UPPER],
+    or ``"auto"``: 3 to 5 steps, as many as the tail needs (:func:`choose_design`; :data:`step_counts`
+    records them); 3 T m x m x n products in ``dtype``, see :func:`work_dtype`. When k >= m the exact
     singular values are used (error 0). Singular values below ``rank_rtol`` sigma_1 count as
     zeros (default max(m, n) eps, as :func:`torch.linalg.matrix_rank`): a tail whose largest
     singular value is below that adds nothing.
@@ -284,7 +363,7 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int, 
         value = _live_sum(sigma, rank_rtol * sigma[..., :1].detach())
         return value, torch.zeros_like(value.detach())
     work = work_dtype(dtype, X)
-    _, dev = quintic_coefficients(float(lower), int(steps))
+    _check_steps(steps, lower)  # (bad steps or lower: an error before any work)
     batch = X.shape[:-2]
     X3 = X.reshape(-1, m, n)  # a view: its backward copies nothing
     Qs, QtXs, Fs, tails, tops, errors = [], [], [], [], [], []
@@ -294,12 +373,12 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int, 
                             power_iters) if sketch else X.new_zeros(m, 0)
             QtXd = Q.mT @ Xd
             top = float(torch.linalg.svdvals(QtXd)[0]) if sketch else 0.0
-            F, sigma_t = polar_tail(Xd, Q, QtXd, steps=steps, lower=lower, dtype=work, generator=generator,
+            F, sigma_t, dev, low = polar_tail(Xd, Q, QtXd, steps=steps, lower=lower, dtype=work, generator=generator,
                                     floor=rank_rtol * top)
             tail, fro2, kept = _tail_sums(Xd, Q, QtXd, F) if F is not None else (0.0, 0.0, None)
             del F
             below = max(m - Q.shape[1] - fro2, 0.0)
-            errors.append((dev * abs(tail) + lower * sigma_t * below) / 1.96 if kept is not None else 0.0)
+            errors.append((dev * abs(tail) + low * sigma_t * below) / 1.96 if kept is not None else 0.0)
             Qs.append(Q), QtXs.append(QtXd), Fs.append(kept)
             tails.append(tail), tops.append(top)
     QtX, values = _Sketch.apply(X3, torch.stack(Qs), torch.stack(QtXs), Fs,

@@ -54,7 +54,7 @@ def estimate(S, **options):
     X = S.detach().clone().requires_grad_(True)
     v, se = edlrr.nuclear_norm(X, generator=0, return_stderr=True, **{**POLAR, **options})
     v.backward()
-    return float(v), float(se), X.grad
+    return float(v.detach()), float(se), X.grad
 
 
 def cosine(a, b):
@@ -78,10 +78,11 @@ def test_quintic_composition_maps_the_interval_near_one(lower, steps):
     assert np.all(np.diff(below) >= 0) and below.max() <= 1 + dev  # 0 -> 0, increasing below l
 
 
-def test_four_steps_from_one_percent():
-    # the preset's design: e_T = 0.015 on [0.01, 1.05] (Settings docstring)
-    _, dev = polar.quintic_coefficients(0.01, 4)
-    assert 0.005 < dev < 0.02
+def test_the_designs_of_auto():
+    # e_T = 0.041, 0.015, 0.006 for (3, 0.03), (4, 0.01), (5, 0.003) (Settings docstring)
+    devs = [polar.quintic_coefficients(lower, steps)[1] for steps, lower in polar.DESIGNS]
+    assert np.allclose(devs, [0.041, 0.015, 0.006], atol=1e-3)
+    assert edlrr.resolve_settings("fast").polar_steps == "auto"
 
 
 # -- against the exact SVD --------------------------------------------------------------------
@@ -149,12 +150,63 @@ def test_zero_and_repeated_singular_values_give_finite_results():
 
 def test_a_gap_beyond_the_sketch_is_counted_in_the_error_estimate():
     # rank 20 + noise with a sketch of 16: four unit singular values stay in the tail and the
-    # noise (1e-2 of them) falls below l sigma_t, where the composition is near 0
+    # noise (1e-2 of them) falls below l sigma_t of the fixed design (l = 0.01), where the
+    # composition is near 0
     S = lowrank_noise(240)
     truth, _ = exact(S)
-    v, se, _ = estimate(S, sketch=16)
+    v, se, _ = estimate(S, sketch=16, polar_steps=4, polar_lower=0.01)
     assert v < truth and abs(v - truth) / truth > 1e-2  # the documented failure mode
     assert abs(v - truth) <= 1.96 * se
+    # "auto" sees the noise in the quadrature and takes the five-step design (l = 0.003)
+    polar.step_counts.clear()
+    v, se, _ = estimate(S, sketch=16)
+    assert dict(polar.step_counts) == {5: 1}
+    assert abs(v - truth) / truth < 1e-2 and abs(v - truth) <= 1.96 * se
+
+
+# -- polar_steps="auto" -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("x,expected", [
+    (np.linspace(0.05, 1.0, 50), (3, 0.03)),  # a flat tail: three steps reach it
+    (np.r_[np.full(10, 0.02), np.linspace(0.05, 1.0, 40)], (4, 0.01)),  # 20% at 0.02 sigma_t
+    (np.r_[np.full(10, 0.005), np.linspace(0.05, 1.0, 40)], (5, 0.003)),
+    (np.r_[np.zeros(30), np.linspace(0.05, 1.0, 20)], (3, 0.03)),  # zeros need no steps
+    (np.zeros(5), (3, 0.03)),
+])
+def test_choose_design_from_the_quadrature(x, expected):
+    # Ritz values theta = x^2 (scale 1) with equal weights for two start vectors
+    w = np.full((2, len(x)), 1.0 / len(x))
+    assert polar.choose_design(x**2, w, 1.0) == expected
+
+
+def test_predicted_deficit_matches_the_iteration():
+    S = gaussian(400, 400, seed=12)
+    Q = torch.linalg.qr(S[:, :16] @ torch.randn(16, 16, dtype=torch.float64)).Q  # any 16 columns
+    g = torch.Generator().manual_seed(0)
+    Y = polar._form_tail(S, Q, Q.mT @ S, torch.float64)
+    theta, w = polar._tail_lanczos(Y @ Y.mT, Q, g, polar.LANCZOS_STEPS)
+    scale2 = polar.SAFETY * theta[-1]
+    x = np.sqrt(np.clip(theta, 0, None) / scale2)
+    coefs, _ = polar.quintic_coefficients(0.03, 3)
+    predicted = 1 - float((w.mean(0) * polar._compose(coefs, x) ** 2).sum())
+    F, *_ = polar.polar_tail(S, Q, Q.mT @ S, steps=3, lower=0.03, dtype=torch.float64,
+                             generator=torch.Generator().manual_seed(0))
+    measured = 1 - float(F.square().sum()) / (400 - 16)
+    assert abs(predicted - measured) < 0.015
+    assert 0.005 < measured < 0.05  # a square Gaussian's tail: a few % below 0.03 sigma_t
+
+
+@pytest.mark.parametrize("name,S,steps", [("gaussian", gaussian(300, 300, seed=13), 3),
+                                          ("power", power_law(600, seed=14), 4)])
+def test_auto_takes_the_steps_the_tail_needs(name, S, steps):
+    # 1/i with a sketch of 8: the tail's singular values 9/i ... 9/600 sigma_t reach below
+    # 0.03 sigma_t for a quarter of its directions: four steps; a flat tail: three
+    truth, grad = exact(S)
+    polar.step_counts.clear()
+    v, se, g = estimate(S, sketch=8)
+    assert dict(polar.step_counts) == {steps: 1}
+    assert abs(v - truth) / truth < 1e-2 and abs(v - truth) <= 1.96 * se
+    assert cosine(g, grad) >= 0.99
 
 
 def test_batch_shape_and_first_element_as_a_single_call():
@@ -221,7 +273,7 @@ def test_other_functionals_are_refused_with_a_clear_error():
     assert torch.isfinite(edlrr.schatten(S, 2, preset="fast", dense_below=0))
 
 
-@pytest.mark.parametrize("bad", [dict(polar_lower=0.0), dict(polar_lower=1.5), dict(polar_steps=0),
+@pytest.mark.parametrize("bad", [dict(polar_lower=0.0), dict(polar_lower=1.5), dict(polar_steps=0), dict(polar_steps="3"),
                                  dict(polar_dtype="float16"), dict(nuclear_internals="svd")])
 def test_bad_options_are_named(bad):
     name = next(iter(bad))

@@ -57,11 +57,11 @@ from ..sweep import Cell, PeakMemory
 from ._common import lanczos_options
 
 NAME = "fast"
-VERSION = 8  # 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside); 6: the preset's nuclear norm by the polar iteration; 7: its backward in one array, float8 kept iterate; 8: a Y kept in the float32 accumulator (bfloat16 a I + B lost ~1%)
+VERSION = 9  # 9: polar_steps="auto" (3-5 steps chosen from the Lanczos quadrature); 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside); 6: the preset's nuclear norm by the polar iteration; 7: its backward in one array, float8 kept iterate; 8: a Y kept in the float32 accumulator (bfloat16 a I + B lost ~1%)
 # parts on matrices the preset computes densely (min(m, n) <= dense_below)
 SMALL_VERSION = 6  # 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
 XTRACE_VERSION = 5  # 5: gradient cosine against the exact (minimal-norm) gradient recorded
-DTYPE_VERSION = 5  # 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3-5: the preset's polar iteration
+DTYPE_VERSION = 6  # 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3-6: the preset's polar iteration
 PENALTY_VERSION = 7  # 7: gradient cosine recorded; the Lanczos path with the rational tail gradient added
 SCHATTEN_P = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}  # the XTrace functionals but the rank
 LANCZOS = {"dense_below": 0}  # the preset's Lanczos estimator at every size (see lanczos_options)
@@ -72,6 +72,8 @@ FAST_VARIANTS = {
     "fast": {},
     # its polar iteration in float32 instead of bfloat16
     "fast-polar-f32": {"polar_dtype": "float32"},
+    # its polar iteration with the fixed four-step design (the preset of the sixth session)
+    "fast-polar-4": {"polar_steps": 4, "polar_lower": 0.01},
     # its polar iteration at every size (below dense_below too)
     "fast-polar": {"dense_below": 0, "nuclear_internals": "polar"},
     # the preset's Lanczos estimator for the nuclear norm (the preset before the polar iteration)
@@ -155,12 +157,14 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-300))
 
 
-def products(settings, m: int, nuclear: bool = False) -> int:
+def products(settings, m: int, nuclear: bool = False, polar_steps: float | None = None) -> int:
     """Products by S or S^T of one ``internals="krylov"`` estimate (0: the exact path); for the
-    nuclear norm by the polar iteration, an m x m x m product counts as m."""
+    nuclear norm by the polar iteration, an m x m x m product counts as m (``polar_steps``: the
+    steps taken, for ``"auto"``)."""
     k, q, N, d = settings.sketch, settings.power_iters, settings.probes, settings.lanczos_steps
     if nuclear and settings.nuclear_internals == "polar" and m > settings.dense_below:
-        return (2 * k * (q + 1) if k else 0) + 3 * settings.polar_steps * m
+        steps = settings.polar_steps if polar_steps is None else polar_steps
+        return (2 * k * (q + 1) if k else 0) + round(3 * steps * m)
     if k + N >= m:
         return 0
     return (2 * k * (q + 1) if k else 0) + 2 * N * d
@@ -311,6 +315,7 @@ def _run_speed(cell, device):
     settings = edlrr.resolve_settings(**options)
     fn = lambda X, s: edlrr.nuclear_norm(X, generator=s, return_stderr=True, **options)  # noqa: E731
     rows = []
+    edlrr.polar.step_counts.clear()
     for s in range(cell.params["seeds"]):
         mem = PeakMemory(device)
         t, v, se, g = _timed_grad(lambda X: fn(X, s), S, mem)
@@ -318,10 +323,15 @@ def _run_speed(cell, device):
         rows.append((t, err, _cosine(g.cpu(), ex["grad"]), abs(v - ex["value"]) <= 1.96 * se, mem.peak_mib))
         del g
     t, err, cos, covered, peak = map(np.array, zip(*rows))
-    return {"seconds_median": float(np.median(t)), "extra_peak_mib": float(np.median(peak)),
-            "value_relerr_median": float(np.median(err)), "value_relerr_max": float(err.max()),
-            "grad_cosine_median": float(np.median(cos)), "coverage_95": float(covered.mean()),
-            "products": products(settings, n, nuclear=True)}
+    taken = list(edlrr.polar.step_counts.elements())  # polar steps of every call (none: not the polar path)
+    steps = float(np.median(taken)) if taken else None
+    out = {"seconds_median": float(np.median(t)), "extra_peak_mib": float(np.median(peak)),
+           "value_relerr_median": float(np.median(err)), "value_relerr_max": float(err.max()),
+           "grad_cosine_median": float(np.median(cos)), "coverage_95": float(covered.mean()),
+           "products": products(settings, n, nuclear=True, polar_steps=steps)}
+    if steps is not None:
+        out["polar_steps_median"] = steps
+    return out
 
 
 def _xtrace_truth(spectrum: str, n: int, functional: str) -> float:
@@ -564,7 +574,8 @@ def _speed_section(ok, cfg, plot, claims):
             continue
         e = ref.loc[key]
         rows.append({"n": r.dataset_n, "spectrum": r.dataset_spectrum, "method": r.method,
-                     "products": int(r.products), "svdvals s": e.seconds_median, "fast s": r.seconds_median,
+                     "products": int(r.products), "polar steps": r.get("polar_steps_median", float("nan")),
+                     "svdvals s": e.seconds_median, "fast s": r.seconds_median,
                      "speed-up": e.seconds_median / r.seconds_median,
                      "value rel. err (median)": r.value_relerr_median, "(max)": r.value_relerr_max,
                      "grad cosine": r.grad_cosine_median, "95% CI coverage": r.coverage_95,
@@ -576,7 +587,9 @@ def _speed_section(ok, cfg, plot, claims):
     lines = ["### Speed, accuracy and memory at large n (nuclear norm)", "",
              f"Median over {seeds} probe seeds; value error against `svdvals`, gradient cosine against the exact "
              "U V^T (its autograd), coverage of value +- 1.96 standard errors, extra peak resident memory of one "
-             "forward + backward above the memory at its start (sampled every 5 ms).", "",
+             "forward + backward above the memory at its start (sampled every 5 ms). polar steps: the median number "
+             "of quintic steps of the polar iteration (`polar_steps=\"auto\"` takes 3, 4 or 5 as the tail needs; "
+             "each three n x n x n products, counted as n products each).", "",
              tab.to_markdown(index=False, floatfmt=".3g"), ""]
     lines.append(plot.barplot(tab.assign(case=tab.spectrum + " " + tab.n.astype(str)), x="case", y="speed-up",
                               hue="method", name="fast_speedup", title="speed-up over svdvals (forward+backward)"))
