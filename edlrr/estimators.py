@@ -25,8 +25,9 @@ deflated directions is the exact one's projection onto the rest of S (``tail_gra
 with ``tail_gradient="rational"``, a two-pole rational fit of it (closer to the exact gradient,
 at the cost of about three more min(m, n)^2 max(m, n) products).
 ``internals="polar"`` (the nuclear norm only; the ``"fast"`` preset's nuclear norm through
-``nuclear_internals="polar"``, :mod:`edlrr.polar`): the same deflation, then four minimax quintic
-steps towards the polar factor of the rest in bfloat16; <F, S_t> is the value and F the gradient.
+``nuclear_internals="polar"``, :mod:`edlrr.polar`): the same deflation, then three to five minimax
+quintic steps (as many as the rest needs) towards the polar factor of the rest in bfloat16;
+<F, S_t> is the value and F the gradient.
 ``return_stderr=True`` returns
 ``(value, standard_error)`` for every internals.
 

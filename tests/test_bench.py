@@ -405,3 +405,27 @@ def test_oracle_error_matches_a_monte_carlo_of_its_estimator():
     # nothing to estimate: a flat spectrum's rank, an exactly rank-10 spectrum with k >= 10
     assert oracle_error(np.ones(100), "rank")[0] == 0.0
     assert oracle_error(np.r_[np.ones(10), np.zeros(90)], "nuclear")[0] <= 1e-15
+
+
+def test_oracle_gradient_cosine_against_the_gradients_it_describes():
+    """fast.oracle_gradient_cosine against forming its best gradient: exact on the top k
+    directions and c X_t on the rest, cosine with U h'(Sigma) V^T, best over k and c."""
+    from edlrr_bench.experiments.fast import oracle_gradient_cosine
+    rng = np.random.default_rng(1)
+    n = 60
+    U, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    sigma = 0.8 ** np.arange(n)
+    G = U @ V.T  # nuclear norm: every live direction weighs 1
+
+    def cos(k, c):
+        est = U[:, :k] @ V[:, :k].T + c * (U[:, k:] * sigma[k:]) @ V[:, k:].T
+        return (est * G).sum() / np.linalg.norm(est) / np.linalg.norm(G)
+
+    brute = max(cos(k, c) for k in range(11) for c in np.geomspace(1e-2, 1e6, 400))
+    bound = oracle_gradient_cosine(sigma, "nuclear", budget=20)
+    assert brute <= bound + 1e-9 and bound - brute < 1e-3
+    # a flat spectrum is its own gradient: c X_t is exact
+    assert oracle_gradient_cosine(np.ones(50), "nuclear", budget=0) == pytest.approx(1.0)
+    # an exactly rank-5 matrix with k >= 5: exact
+    assert oracle_gradient_cosine(np.r_[np.ones(5), np.zeros(45)], "schatten0.5", budget=10) == pytest.approx(1.0)

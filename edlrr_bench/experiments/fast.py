@@ -371,6 +371,26 @@ def oracle_error(sigma: np.ndarray, functional: str, budget: int = 100) -> tuple
     return best
 
 
+def oracle_gradient_cosine(sigma: np.ndarray, functional: str, budget: int = 100) -> float:
+    """The best gradient cosine, against the exact U h'(Sigma) V^T (singular values below the rank
+    tolerance as zeros), of an idealised deflated estimator with ``budget`` products: the k top
+    singular directions exact (2 k products, k <= budget / 2) and the rest by the best multiple
+    c X_t of the remainder X_t of S (the projected tail gradient, at no cost). What the probes
+    add is left out: Krylov vectors resolve the top of the remainder first, so its small singular
+    values, which carry h' (sigma) >= 1 for p <= 1, stay out of reach."""
+    sigma = np.sort(np.asarray(sigma, dtype=np.float64))[::-1]
+    live = sigma > len(sigma) * np.finfo(np.float64).eps * sigma[0]
+    p = SCHATTEN_P[functional]
+    g = np.where(live, p * np.where(live, sigma, 1.0) ** (p - 1), 0.0)
+    total = float(g @ g)
+    best = 0.0
+    for k in range(min(budget // 2, len(sigma)) + 1):
+        head, tg, ts = g[:k] @ g[:k], g[k:] @ sigma[k:], sigma[k:] @ sigma[k:]
+        # cos(c) = (head + c tg) / sqrt(head + c^2 ts) / |g|, largest at c = tg / ts
+        best = max(best, math.sqrt((head + (tg * tg / ts if ts > 0 else 0.0)) / total))
+    return min(best, 1.0)
+
+
 def _functional(functional: str):
     if functional == "rank":
         return lambda S, **kw: edlrr.rank(S, **kw)
@@ -658,9 +678,17 @@ def _xtrace_section(ok, cfg, claims):
         gt = d[d.param_functional != "rank"].pivot_table(index=["dataset_spectrum", "param_functional"], columns="method",
                                                           values="grad_cosine_mean").reset_index()
         gt = gt.rename(columns={"dataset_spectrum": "spectrum", "param_functional": "functional"})
+        n = cfg["xtrace"]["n"]
+        gt["idealised (100 products)"] = [oracle_gradient_cosine(spectrum_values(sp, n).numpy(), fn)
+                                          for sp, fn in zip(gt.spectrum, gt.functional)]
         lines += ["Gradient cosine (mean over the seeds) against the exact gradient U h'(Sigma) V^T with the singular "
                   "values below the rank tolerance (1000 eps sigma_1) as zeros, the minimal-norm subgradient "
-                  "(none for the rank: h' = 0):", "", gt.to_markdown(index=False, floatfmt=".3f"), ""]
+                  "(none for the rank: h' = 0). `idealised`: the best cosine of a gradient exact on the k <= 50 top "
+                  "singular directions (2k of the 100 products) plus the best multiple c X_t of the rest "
+                  "(`oracle_gradient_cosine`; the probes' few directions left out): where it is below 0.99, "
+                  "deflation with a projected tail cannot reach 0.99 in 100 products, as on fastexp, whose exact "
+                  "gradient weighs its 82 live directions down to 1e-13 sigma_1 equally (Schatten-0.5: by "
+                  "sigma^-1/2, the smallest most):", "", gt.to_markdown(index=False, floatfmt=".3f"), ""]
         low = d[d.dataset_spectrum.isin(["rank20", "fastexp"]) & (d.param_functional != "rank")
                 & (d.products <= 100)]
         if not low.empty:
@@ -669,7 +697,9 @@ def _xtrace_section(ok, cfg, claims):
             claims.append({"claim": "issue 7: gradient cosine >= 0.99 on the low-rank and fast-decay XTrace spectra "
                                     "(<= 100 products, nuclear and Schatten-p)", "paper": "(ours)",
                            "measured": f"best configuration {best}: " + "; ".join(
-                               f"{sp} {per.loc[best, sp]:.3f}" for sp in per.columns) + " (worst functional)",
+                               f"{sp} {per.loc[best, sp]:.3f}" for sp in per.columns) + " (worst functional); idealised "
+                               "deflation + projected tail with 100 products: " + "; ".join(
+                               f"{sp} {gt[gt.spectrum == sp]['idealised (100 products)'].min():.3f}" for sp in per.columns),
                            "verdict": "reproduced" if per.loc[best].min() >= 0.99 else "not reproduced"})
     n = cfg["xtrace"]["n"]
     orc = pd.DataFrame([{"spectrum": sp, "functional": fn, **dict(zip(("oracle err", "k", "N"), oracle_error(
