@@ -342,7 +342,7 @@ def _live_sum(sigma: torch.Tensor, tol: torch.Tensor) -> torch.Tensor:
     return torch.where(sigma > tol, sigma, torch.zeros_like(sigma)).sum(-1)
 
 
-def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int, lower: float,
+def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int | str, lower: float,
                  dtype: str = "auto", generator=None, rank_rtol: float | None = None):
     """Estimate ||X||_* and an error estimate, both (*,); X is (*, m, n), m <= n.
 
