@@ -122,15 +122,18 @@ DEFICIT = 0.03
 """The largest mean of 1 - f(sigma / sigma_t)^2 over the tail's directions (from
 :data:`NEGLIGIBLE` sigma_t up) that ``"auto"`` accepts: directions left at f ~ 0.6 lose about
 DEFICIT / 8 of the gradient cosine, at f ~ 0 (the worst case) DEFICIT / 2; small singular values
-barely move the value (they are weighted by sigma). Measured: 0.022-0.025 for three steps on
-the Gaussian, low-rank + noise and 1/i (n = 2048) tails, 0.32 for 1/i at n = 4096."""
+barely move the value (they are weighted by sigma). Measured (seventh session, an inline script
+on ``edlrr_bench.experiments.fast.test_matrix``, k = 64): 0.022-0.025 for three steps on the
+Gaussian, low-rank + noise and 1/i tails at n = 2048, 0.32 for 1/i at n = 4096."""
 NEGLIGIBLE = 0.0015
 """Tail singular values below NEGLIGIBLE sigma_t (half the lowest design's l; exact zeros among
 them) are left out of the deficit: no design maps them, more steps would be spent in vain."""
 LANCZOS_STEPS = 30
 """Block Lanczos steps (block 4) on X_t X_t^T for ``"auto"``: the scale and the quadrature of the
 deficit (the predicted deficit within ~0.01 of the measured at n = 2048 and 4096; 20 steps were
-off by 0.03 at 4096). A fixed number of steps needs the scale only: 12."""
+off by 0.03 at 4096; inline script, seventh session; ``test_predicted_deficit_matches_the_iteration``
+checks 0.015 at 400 x 400). A fixed number of steps needs the scale only: 12. At 300-512 the 30
+steps are ~5-8 ms of a ~20-30 ms call (sizes the preset computes densely)."""
 
 
 def choose_design(theta: np.ndarray, weights: np.ndarray, scale2: float) -> tuple[int, float]:
