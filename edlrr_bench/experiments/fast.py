@@ -164,6 +164,8 @@ def products(settings, m: int, nuclear: bool = False, polar_steps: float | None 
     k, q, N, d = settings.sketch, settings.power_iters, settings.probes, settings.lanczos_steps
     if nuclear and settings.nuclear_internals == "polar" and m > settings.dense_below:
         steps = settings.polar_steps if polar_steps is None else polar_steps
+        if steps == "auto":
+            raise ValueError("polar_steps='auto' takes 3 to 5 steps: pass the number taken (polar.step_counts)")
         return (2 * k * (q + 1) if k else 0) + round(3 * steps * m)
     if k + N >= m:
         return 0
