@@ -31,8 +31,8 @@ FastVsExactAccuracy   fast against svdvals on the same matrix, one fixed probe s
                       track_stderr_relative  the standard error the estimator reports
                                            (``return_stderr=True``) / exact, to be read
                                            against track_value_relerr
-                      track_polar_steps    quintic steps of the preset's polar iteration
-                                           (0: another path, the dense one up to 1024)
+                      track_polar_products  n x n x n products of the preset's polar
+                                           iteration (0: another path, the dense one up to 1024)
 
 Commits whose edlrr has no preset "fast" skip the fast cases (and the whole accuracy class).
 The svdvals cases need nothing from edlrr and run on every commit. Cost per commit on one
@@ -121,13 +121,13 @@ class FastVsExactAccuracy:
                 exact = torch.linalg.svdvals(X).sum()
                 (exact_grad,) = torch.autograd.grad(exact, X)
                 X = S.clone().requires_grad_(True)
-                counts = getattr(getattr(edlrr, "polar", None), "step_counts", None)
+                counts = getattr(getattr(edlrr, "polar", None), "product_counts", None)
                 if counts is not None:
                     counts.clear()
                 value, stderr = edlrr.nuclear_norm(X, generator=_probe_seed(spectrum, n),
                                                    return_stderr=True, **options)
                 (grad,) = torch.autograd.grad(value, X)
-                # quintic steps of the polar iteration (0: another path; NaN: not recorded here)
+                # n x n x n products of the polar iteration (0: another path; NaN: not recorded here)
                 steps = math.nan if counts is None else float(sum(k * c for k, c in counts.items()))
                 exact, value, stderr = float(exact.detach()), float(value.detach()), float(stderr)
                 cosine = (grad * exact_grad).sum() / (grad.norm() * exact_grad.norm())
@@ -136,7 +136,7 @@ class FastVsExactAccuracy:
                     cosine=float(cosine),
                     stderr=stderr / exact if math.isfinite(stderr) else math.nan,
                     cosine_rational=_rational_cosine(S, exact_grad, _probe_seed(spectrum, n)),
-                    polar_steps=steps,
+                    polar_products=steps,
                 )
         return table
 
@@ -167,12 +167,12 @@ class FastVsExactAccuracy:
 
     track_grad_cosine_rational.unit = "cosine"
 
-    def track_polar_steps(self, cache, spectrum, n):
-        """Quintic steps the preset's polar iteration took (``polar_steps="auto"`` chooses 3-5 from
-        the tail; 0 where the preset takes another path; NaN where this edlrr does not record them)."""
-        return self.result.get("polar_steps", math.nan)
+    def track_polar_products(self, cache, spectrum, n):
+        """n x n x n products the preset's polar iteration took (``polar_steps="auto"`` chooses 9-15
+        from the tail; 0 where the preset takes another path; NaN where this edlrr does not record them)."""
+        return self.result.get("polar_products", math.nan)
 
-    track_polar_steps.unit = "steps"
+    track_polar_products.unit = "products"
 
 
 def _rational_cosine(S, exact_grad, seed: int) -> float:

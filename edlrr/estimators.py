@@ -26,7 +26,7 @@ with ``tail_gradient="rational"``, a two-pole rational fit of it (closer to the 
 at the cost of about three more min(m, n)^2 max(m, n) products).
 ``internals="polar"`` (the nuclear norm only; the ``"fast"`` preset's nuclear norm through
 ``nuclear_internals="polar"``, :mod:`edlrr.polar`): the same deflation, then three to five minimax
-quintic steps (as many as the rest needs) towards the polar factor of the rest in bfloat16;
+cubic and quintic steps (as many as the rest needs) towards the polar factor of the rest in bfloat16;
 <F, S_t> is the value and F the gradient.
 ``return_stderr=True`` returns
 ``(value, standard_error)`` for every internals.
@@ -113,11 +113,13 @@ class Settings:
         float32 matrices of memory; see :func:`edlrr.krylov.spectral_sum` and ``edlrr-bench fast``).
     polar_steps : int or "auto"
         ``"polar"``: T, quintic steps of the polar iteration (3 T min(m, n)^2 max(m, n) products),
-        designed for [polar_lower, 1.05]; ``"auto"`` (default): the fewest of 3 (l = 0.03,
-        e_T = 0.041), 4 (0.01, 0.015) or 5 (0.003, 0.006) steps for which at most 3% of the tail's
-        directions are predicted to stay short of 1 (:func:`edlrr.polar.choose_design`, from the
-        Lanczos run that gives the scale): 9 products on flat tails, 12 on tails decaying past
-        0.03 sigma_t; ``polar_lower`` is not used.
+        designed for [polar_lower, 1.05]; ``"auto"`` (default): the cheapest of five designs,
+        l = 0.03 ... 0.003 with 9 ... 15 products (cubic and quintic steps,
+        :data:`edlrr.polar.DESIGNS`; e = 0.041 / 0.036 / 0.020 / 0.015 / 0.006 for l = 0.03 /
+        0.02 / 0.015 / 0.01 / 0.003) for which at most 3% of the tail's directions are predicted
+        to stay short of 1 (:func:`edlrr.polar.choose_design`, from the Lanczos run that gives the
+        scale): 9 products on a square Gaussian tail, 10-12 on tails decaying past 0.03 sigma_t;
+        ``polar_lower`` is not used.
     polar_lower : float
         ``"polar"`` with an integer ``polar_steps``: l in (0, 1): singular values of the tail
         from l sigma_t up are mapped to within e_T of 1 (:func:`edlrr.polar.quintic_coefficients`;
@@ -200,7 +202,7 @@ PRESETS = {
     # The Lanczos path is faster from 512 on, but its projected tail gradient cost 2.7 dB in
     # completion at 512 x 512 (results/completion-512).
     # The nuclear norm above 1024 goes by the deflated polar iteration instead (issue 7): three
-    # to five quintic steps in bfloat16 (as many as the tail needs, polar_steps="auto") on the
+    # to five cubic and quintic steps in bfloat16 (as many as the tail needs, polar_steps="auto") on the
     # tail beyond the 64 directions give the value and a gradient with cosine >= 0.99 against
     # U V^T, where the Lanczos path's projected gradient had 0.52-0.85 (`edlrr-bench fast`).
     "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=1024,

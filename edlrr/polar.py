@@ -17,10 +17,11 @@ With X = S (or S^T, so that X X^T is the smaller Gram matrix, m x m):
    "Polar Express", Amsel, Persson, Musco & Gower 2025; computed here by a linear program,
    :func:`quintic_coefficients`): the composition maps every singular value in [l, 1] to within
    e_T of 1, and smaller ones towards 0. ``steps="auto"`` (the ``"fast"`` preset) takes the
-   fewest steps, 3 (l = 0.03), 4 (0.01) or 5 (0.003), for which the mean of 1 - f^2 over the
-   tail's directions is at most 3%, predicted by the Gauss quadrature of the Lanczos run that
-   gives the scale (:func:`choose_design`): flat tails take 9 products, a tail decaying past
-   0.03 sigma_t 12. The products run in ``polar_dtype``, bfloat16 by
+   cheapest of five designs, l = 0.03 ... 0.003 with 9 ... 15 products (cubic steps
+   Y <- (a I + b Y Y^T) Y, two products, where they are cheaper: :data:`DESIGNS`), for which the
+   mean of 1 - f^2 over the tail's directions is at most 3%, predicted by the Gauss quadrature
+   of the Lanczos run that gives the scale (:func:`choose_design`): a square Gaussian tail takes
+   9 products, a tail decaying past 0.03 sigma_t 10-12. The products run in ``polar_dtype``, bfloat16 by
    default where it is fast (CUDA, and CPUs with AMX tiles: about 5x float32's speed on this
    project's machines): the target is a gradient direction and a value to ~1e-3, and the
    iteration is self-correcting.
@@ -54,8 +55,8 @@ import torch
 from .krylov import range_basis
 from .probes import sample_probes
 
-__all__ = ["POLAR_DTYPES", "DESIGNS", "quintic_coefficients", "choose_design", "work_dtype", "polar_tail",
-           "nuclear_norm", "step_counts"]
+__all__ = ["POLAR_DTYPES", "DESIGNS", "odd_coefficients", "quintic_coefficients", "design_products", "choose_design",
+           "work_dtype", "polar_tail", "nuclear_norm", "product_counts"]
 
 POLAR_DTYPES = ("auto", "bfloat16", "float32", "float64")
 BLOCK = 128
@@ -68,56 +69,78 @@ UPPER = 1.05
 :func:`polar_tail` detects (the largest singular value of the result) and redoes."""
 
 
-def _minimax_quintic(lo: float, hi: float, grid: int = 2000) -> tuple[float, float, float]:
-    """The odd quintic a x + b x^3 + c x^5 closest to 1 in the max norm on [lo, hi]: the linear
-    program min_t |1 - p(x)| <= t over ``grid`` geometric points (scipy's HiGHS)."""
+def _minimax_odd(lo: float, hi: float, degree: int, grid: int = 2000) -> tuple[float, ...]:
+    """The odd polynomial a x + b x^3 (+ c x^5) of ``degree`` 3 or 5 closest to 1 in the max norm
+    on [lo, hi]: the linear program min_t |1 - p(x)| <= t over ``grid`` geometric points
+    (scipy's HiGHS)."""
     from scipy.optimize import linprog
 
     x = np.geomspace(lo, hi, grid)
-    B = np.stack([x, x**3, x**5], 1)
+    B = np.stack([x**k for k in range(1, degree + 1, 2)], 1)
     ones = np.ones((grid, 1))
-    res = linprog([0.0, 0.0, 0.0, 1.0], A_ub=np.vstack([np.hstack([B, -ones]), np.hstack([-B, -ones])]),
+    res = linprog([0.0] * B.shape[1] + [1.0], A_ub=np.vstack([np.hstack([B, -ones]), np.hstack([-B, -ones])]),
                   b_ub=np.concatenate([np.ones(grid), -np.ones(grid)]),
-                  bounds=[(None, None)] * 3 + [(0, None)], method="highs")
+                  bounds=[(None, None)] * B.shape[1] + [(0, None)], method="highs")
     if res.status != 0:
-        raise RuntimeError(f"minimax quintic fit failed on [{lo:g}, {hi:g}]: {res.message}")
-    return tuple(float(v) for v in res.x[:3])
+        raise RuntimeError(f"minimax degree-{degree} fit failed on [{lo:g}, {hi:g}]: {res.message}")
+    return tuple(float(v) for v in res.x[:-1])
 
 
 def _compose(coefs, x: np.ndarray) -> np.ndarray:
-    for a, b, c in coefs:
-        x = a * x + b * x**3 + c * x**5
+    for c in coefs:
+        x = sum(ci * x ** (2 * i + 1) for i, ci in enumerate(c))
     return x
 
 
 @functools.lru_cache(maxsize=None)
-def quintic_coefficients(lower: float, steps: int, upper: float = UPPER, grid: int = 2000) -> tuple[tuple[tuple[float, float, float], ...], float]:
-    """Greedy minimax odd quintics p_j(x) = a_j x + b_j x^3 + c_j x^5 for the sign function
-    on [lower, upper] (Amsel et al. 2025, "The Polar Express", Section 4: each step is the best
-    approximation of 1 on the interval the previous steps map [lower, 1] to).
+def odd_coefficients(lower: float, degrees: tuple[int, ...], upper: float = UPPER,
+                     grid: int = 2000) -> tuple[tuple[tuple[float, ...], ...], float]:
+    """Greedy minimax odd polynomials of the given ``degrees`` (3: a x + b x^3, one m x m x n
+    product besides Y Y^T; 5: a x + b x^3 + c x^5, two) for the sign function on [lower, upper]
+    (Amsel et al. 2025, "The Polar Express", Section 4: each step is the best approximation of 1
+    on the interval the previous steps map [lower, upper] to).
 
     Each step solves the linear program min_t |1 - p(x)| <= t over ``grid`` geometric points of
     the current interval [lo, hi] (scipy's HiGHS); the next interval is [min p, max p] there.
-    Returns the coefficients and e_T, the largest deviation |1 - composition| on [lower, upper]
-    (on the grid of the last step; 0.015 for lower = 0.01, four steps).
+    Returns the coefficients and e, the largest deviation |1 - composition| on [lower, upper]
+    (on the grid of the last step; 0.015 for lower = 0.01, four quintics).
     """
     if not (0 < lower < 1):
         raise ValueError(f"polar_lower must be in (0, 1), got {lower!r}")
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"polar_steps must be a positive integer or 'auto', got {steps!r}")
     coefs, lo, hi, dev = [], float(lower), float(upper), 1.0
-    for _ in range(int(steps)):
-        a, b, c = _minimax_quintic(lo, hi, grid)
-        p = _compose([(a, b, c)], np.geomspace(lo, hi, grid))
-        coefs.append((a, b, c))
+    for degree in degrees:
+        if degree not in (3, 5):
+            raise ValueError(f"polar step degrees are 3 or 5, got {degree!r}")
+        c = _minimax_odd(lo, hi, degree, grid)
+        p = _compose([c], np.geomspace(lo, hi, grid))
+        coefs.append(c)
         lo, hi = float(p.min()), float(p.max())
         dev = max(1.0 - lo, hi - 1.0)
     return tuple(coefs), dev
 
 
-DESIGNS = ((3, 0.03), (4, 0.01), (5, 0.003))
-"""``polar_steps="auto"``: the (steps, lower) designs tried in order (e_T = 0.041, 0.015, 0.006):
-the first whose predicted deficit (:func:`choose_design`) is at most :data:`DEFICIT`."""
+def quintic_coefficients(lower: float, steps: int, upper: float = UPPER, grid: int = 2000) -> tuple[tuple[tuple[float, ...], ...], float]:
+    """``steps`` greedy minimax odd quintics on [lower, upper] (:func:`odd_coefficients`): the
+    design of an integer ``polar_steps``; e_T = 0.015 for lower = 0.01, four steps."""
+    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+        raise ValueError(f"polar_steps must be a positive integer or 'auto', got {steps!r}")
+    return odd_coefficients(float(lower), (5,) * int(steps), upper, grid)
+
+
+def design_products(degrees) -> int:
+    """m x m x n products of a design's iteration: three per quintic step, two per cubic."""
+    return sum(3 if d == 5 else 2 for d in degrees)
+
+
+DESIGNS = ((0.03, (5, 5, 5)), (0.02, (3, 3, 5, 5)), (0.015, (3, 5, 5, 5)), (0.01, (5, 5, 5, 5)),
+           (0.003, (5, 5, 5, 5, 5)))
+"""``polar_steps="auto"``: the (lower, step degrees) designs tried in order of cost, 9, 10, 11,
+12 and 15 products (e = 0.041, 0.036, 0.020, 0.015, 0.006): the first whose predicted deficit
+(:func:`choose_design`) is at most :data:`DEFICIT`. Each is the cheapest sequence of cubic and
+quintic steps whose greedy composition maps [lower, 1.05] to within 0.05 of 1 (searched over
+every sequence of up to five steps, seventh session; inline script). The cheapest of that
+search, (0.05, (3, 5, 5)) at 8 products, is left out: the quadrature chose it for a square
+Gaussian tail at 256 x 256 (sketch 16), whose gradient cosine it left at 0.9897."""
 DEFICIT = 0.03
 """The largest mean of 1 - f(sigma / sigma_t)^2 over the tail's directions (from
 :data:`NEGLIGIBLE` sigma_t up) that ``"auto"`` accepts: directions left at f ~ 0.6 lose about
@@ -136,19 +159,20 @@ checks 0.015 at 400 x 400). A fixed number of steps needs the scale only: 12. At
 steps are ~5-8 ms of a ~20-30 ms call (sizes the preset computes densely)."""
 
 
-def choose_design(theta: np.ndarray, weights: np.ndarray, scale2: float) -> tuple[int, float]:
-    """The first of :data:`DESIGNS` whose predicted deficit is at most :data:`DEFICIT` (else the
-    last): the block Gauss quadrature of the mean of 1 - f(x)^2, f the design's composition,
-    over the tail's eigenvalues theta of X_t X_t^T at x = sqrt(theta / scale2) >= NEGLIGIBLE
-    (Ritz values ``theta``, quadrature ``weights`` (block, nodes) from the start vectors)."""
+def choose_design(theta: np.ndarray, weights: np.ndarray, scale2: float) -> tuple[float, tuple[int, ...]]:
+    """The first of :data:`DESIGNS` (lower, degrees) whose predicted deficit is at most
+    :data:`DEFICIT` (else the last): the block Gauss quadrature of the mean of 1 - f(x)^2, f the
+    design's composition, over the tail's eigenvalues theta of X_t X_t^T at
+    x = sqrt(theta / scale2) >= NEGLIGIBLE (Ritz values ``theta``, quadrature ``weights``
+    (block, nodes) from the start vectors)."""
     x = np.sqrt(np.clip(theta, 0.0, None) / scale2)
     w = weights.mean(0) * (x >= NEGLIGIBLE)
     if w.sum() <= 0:
         return DESIGNS[0]
-    for steps, lower in DESIGNS:
-        f = _compose(quintic_coefficients(lower, steps)[0], x)
+    for lower, degrees in DESIGNS:
+        f = _compose(odd_coefficients(lower, degrees)[0], x)
         if 1.0 - float((w * f * f).sum() / w.sum()) <= DEFICIT:
-            return steps, lower
+            return lower, degrees
     return DESIGNS[-1]
 
 
@@ -202,9 +226,9 @@ def _form_tail(X, Q, QtX, dtype):
     return Y
 
 
-step_counts: collections.Counter = collections.Counter()
-"""Quintic steps taken by each tail iteration since import, {steps: count} (diagnostics: with
-``polar_steps="auto"`` the number depends on the tail; ``edlrr-bench fast`` reports it)."""
+product_counts: collections.Counter = collections.Counter()
+"""The m x m x n products of each tail iteration since import, {products: count} (diagnostics:
+with ``polar_steps="auto"`` the design depends on the tail; ``edlrr-bench fast`` reports it)."""
 
 
 def _check_steps(steps, lower) -> None:
@@ -222,10 +246,11 @@ def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps, lo
     Returns (F, sigma_t, e, l): F (m x n, ``dtype``) ~= U_t V_t^T, the estimate sigma_t of X_t's
     largest singular value, and the design used: every singular value of X_t in
     [l sigma_t, sigma_t] is mapped to within e of 1. F is None when sigma_t <= floor (nothing
-    left to count). ``steps``: a number of steps designed for [``lower``, UPPER], or ``"auto"``:
-    the design of :data:`DESIGNS` that :func:`choose_design` picks from the Lanczos quadrature.
-    Three arrays of F's size at a time. The iteration is repeated with a 4x larger scale if it
-    overshot (a scale estimate too low: sigma_1(F) above 1 + 2 e + 0.05, or not finite).
+    left to count). ``steps``: a number of quintic steps designed for [``lower``, UPPER], or
+    ``"auto"``: the design of :data:`DESIGNS` that :func:`choose_design` picks from the Lanczos
+    quadrature. Three arrays of F's size at a time. The iteration is repeated with a 4x larger
+    scale if it overshot (a scale estimate too low: sigma_1(F) above 1 + 2 e + 0.05, or not
+    finite).
     """
     Y = _form_tail(X, Q, QtX, dtype)
     A = Y @ Y.mT
@@ -235,25 +260,30 @@ def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps, lo
     if not sigma_t > floor:
         return None, sigma_t, 0.0, float(lower)
     scale2 = SAFETY * lam
-    if steps == "auto":
-        steps, lower = choose_design(theta, weights, scale2)
-    coefs, dev = quintic_coefficients(float(lower), int(steps))
+    degrees = None if steps == "auto" else (5,) * int(steps)
     for attempt in range(3):
         if attempt:
             Y = _form_tail(X, Q, QtX, dtype)
-        for j, (a, b, c) in enumerate(coefs):
-            # p(Y / s) = (a Y + (b / s^2) A Y + (c / s^4) A^2 Y) / s, s = 1 after the first step
+        if steps == "auto":  # (chosen again at a larger scale: the tail's x = sigma / s moved)
+            lower, degrees = choose_design(theta, weights, scale2)
+        coefs, dev = odd_coefficients(float(lower), degrees)
+        for j, c in enumerate(coefs):
+            # p(Y / s) = (a Y + (b / s^2) A Y [+ (c / s^4) A^2 Y]) / s, s = 1 after the first step
             s2 = scale2 if j == 0 else 1.0
             s = math.sqrt(s2)
             if j or attempt:
                 A = Y @ Y.mT
-            B = torch.addmm(A, A, A, beta=b / (s2 * s), alpha=c / (s2 * s2 * s))
-            del A
-            Y = torch.addmm(Y, B, Y, beta=a / s)  # (a Y in the product's float32 accumulator:
-            del B  # adding a I to B in bfloat16 instead lost ~1% where a + b x^2 + c x^4 cancels to 1)
+            if len(c) == 3:
+                B = torch.addmm(A, A, A, beta=c[1] / (s2 * s), alpha=c[2] / (s2 * s2 * s))
+                del A
+                Y = torch.addmm(Y, B, Y, beta=c[0] / s)  # (a Y in the product's float32 accumulator:
+                del B  # adding a I to B in bfloat16 instead lost ~1% where a + b x^2 + c x^4 cancels to 1)
+            else:  # a cubic step: one product besides A
+                Y = torch.addmm(Y, A, Y, beta=c[0] / s, alpha=c[1] / (s2 * s))
+                del A
         top = _top_singular(Y, generator)
         if top <= 1 + 2 * dev + 0.05:  # (False for NaN)
-            step_counts[len(coefs)] += 1
+            product_counts[design_products(degrees)] += 1
             return Y, sigma_t, dev, float(lower)
         scale2 *= 16.0
     raise FloatingPointError(f"the polar iteration diverged (sigma_1 of the result {top:g})")
@@ -351,8 +381,9 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int |
 
     ``sketch`` (k) directions deflated by the range finder with ``power_iters`` (q) (2 k (q + 1)
     products by X or X^T), then ``steps`` (T) quintic steps on the tail designed for [``lower``, UPPER],
-    or ``"auto"``: 3 to 5 steps, as many as the tail needs (:func:`choose_design`; :data:`step_counts`
-    records them); 3 T m x m x n products in ``dtype``, see :func:`work_dtype`. When k >= m the exact
+    or ``"auto"``: 9 to 15 m x m x n products, as many as the tail needs (:func:`choose_design`;
+    :data:`product_counts` records them); 3 T products in ``dtype`` for T quintic steps, see
+    :func:`work_dtype`. When k >= m the exact
     singular values are used (error 0). Singular values below ``rank_rtol`` sigma_1 count as
     zeros (default max(m, n) eps, as :func:`torch.linalg.matrix_rank`): a tail whose largest
     singular value is below that adds nothing.

@@ -432,12 +432,12 @@ def test_oracle_gradient_cosine_against_the_gradients_it_describes():
 
 
 def test_products_of_the_polar_iteration_count_its_steps():
-    """fast.products: 2k(q + 1) range-finder products plus 3 per quintic step, an n x n x n
-    product counted as n; "auto" needs the number of steps taken."""
+    """fast.products: 2k(q + 1) range-finder products plus the iteration's n x n x n products,
+    each counted as n (3 per quintic step); "auto" needs the number taken."""
     import edlrr
     from edlrr_bench.experiments.fast import products
     fast = edlrr.resolve_settings("fast")
-    assert products(fast, 2048, nuclear=True, polar_steps=3) == 2 * 64 * 2 + 9 * 2048
+    assert products(fast, 2048, nuclear=True, polar_products=9) == 2 * 64 * 2 + 9 * 2048
     assert products(edlrr.resolve_settings("fast", polar_steps=4), 2048, nuclear=True) == 256 + 12 * 2048
     with pytest.raises(ValueError, match="number taken"):
         products(fast, 2048, nuclear=True)

@@ -79,10 +79,24 @@ def test_quintic_composition_maps_the_interval_near_one(lower, steps):
 
 
 def test_the_designs_of_auto():
-    # e_T = 0.041, 0.015, 0.006 for (3, 0.03), (4, 0.01), (5, 0.003) (Settings docstring)
-    devs = [polar.quintic_coefficients(lower, steps)[1] for steps, lower in polar.DESIGNS]
-    assert np.allclose(devs, [0.041, 0.015, 0.006], atol=1e-3)
+    # e = 0.041, 0.036, 0.020, 0.015, 0.006 at 9, 10, 11, 12, 15 products (DESIGNS)
+    devs = [polar.odd_coefficients(lower, degrees)[1] for lower, degrees in polar.DESIGNS]
+    assert np.allclose(devs, [0.041, 0.036, 0.020, 0.015, 0.006], atol=1e-3)
+    assert [polar.design_products(d) for _, d in polar.DESIGNS] == [9, 10, 11, 12, 15]
     assert edlrr.resolve_settings("fast").polar_steps == "auto"
+
+
+@pytest.mark.parametrize("lower,degrees", polar.DESIGNS)
+def test_auto_designs_map_their_interval_near_one(lower, degrees):
+    coefs, dev = polar.odd_coefficients(lower, degrees)
+    x = np.linspace(0, 1.05, 200001)
+    y = x.copy()
+    for c in coefs:
+        y = sum(ci * y ** (2 * i + 1) for i, ci in enumerate(c))
+    inside = x >= lower
+    assert np.abs(y[inside] - 1).max() <= dev * 1.05 + 1e-9 and dev < 0.05
+    below = y[~inside]
+    assert np.all(np.diff(below) >= 0) and below.max() <= 1 + dev
 
 
 # -- against the exact SVD --------------------------------------------------------------------
@@ -158,20 +172,20 @@ def test_a_gap_beyond_the_sketch_is_counted_in_the_error_estimate():
     assert v < truth and abs(v - truth) / truth > 1e-2  # the documented failure mode
     assert abs(v - truth) <= 1.96 * se
     # "auto" sees the noise in the quadrature and takes the five-step design (l = 0.003)
-    polar.step_counts.clear()
+    polar.product_counts.clear()
     v, se, _ = estimate(S, sketch=16)
-    assert dict(polar.step_counts) == {5: 1}
+    assert dict(polar.product_counts) == {15: 1}
     assert abs(v - truth) / truth < 1e-2 and abs(v - truth) <= 1.96 * se
 
 
 # -- polar_steps="auto" -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("x,expected", [
-    (np.linspace(0.05, 1.0, 50), (3, 0.03)),  # a flat tail: three steps reach it
-    (np.r_[np.full(10, 0.02), np.linspace(0.05, 1.0, 40)], (4, 0.01)),  # 20% at 0.02 sigma_t
-    (np.r_[np.full(10, 0.005), np.linspace(0.05, 1.0, 40)], (5, 0.003)),
-    (np.r_[np.zeros(30), np.linspace(0.05, 1.0, 20)], (3, 0.03)),  # zeros need no steps
-    (np.zeros(5), (3, 0.03)),
+    (np.linspace(0.05, 1.0, 50), (0.03, (5, 5, 5))),  # a flat tail: the cheapest design reaches it
+    (np.r_[np.full(10, 0.02), np.linspace(0.05, 1.0, 40)], (0.02, (3, 3, 5, 5))),  # 20% at 0.02 sigma_t
+    (np.r_[np.full(10, 0.005), np.linspace(0.05, 1.0, 40)], (0.003, (5, 5, 5, 5, 5))),
+    (np.r_[np.zeros(30), np.linspace(0.05, 1.0, 20)], (0.03, (5, 5, 5))),  # zeros need no steps
+    (np.zeros(5), polar.DESIGNS[0]),
 ])
 def test_choose_design_from_the_quadrature(x, expected):
     # Ritz values theta = x^2 (scale 1) with equal weights for two start vectors
@@ -196,17 +210,19 @@ def test_predicted_deficit_matches_the_iteration():
     assert 0.005 < measured < 0.05  # a square Gaussian's tail: a few % below 0.03 sigma_t
 
 
-@pytest.mark.parametrize("name,S,steps", [("gaussian", gaussian(300, 300, seed=13), 3),
-                                          ("power", power_law(600, seed=14), 4)])
-def test_auto_takes_the_steps_the_tail_needs(name, S, steps):
+@pytest.mark.parametrize("name,S,allowed", [("gaussian", gaussian(300, 300, seed=13), {9}),
+                                            ("power", power_law(600, seed=14), {10, 11, 12})])
+def test_auto_takes_the_products_the_tail_needs(name, S, allowed):
     # 1/i with a sketch of 8: the tail's singular values 9/i ... 9/600 sigma_t reach below
-    # 0.03 sigma_t for a quarter of its directions: four steps; a flat tail: three
+    # 0.02 sigma_t for a quarter of its directions: a design for l <= 0.02 (10-12 products); a
+    # square Gaussian tail (3.7% below 0.03 sigma_t): three quintic steps
     truth, grad = exact(S)
-    polar.step_counts.clear()
+    polar.product_counts.clear()
     v, se, g = estimate(S, sketch=8)
-    assert dict(polar.step_counts) == {steps: 1}
+    assert set(polar.product_counts) <= allowed and sum(polar.product_counts.values()) == 1
     assert abs(v - truth) / truth < 1e-2 and abs(v - truth) <= 1.96 * se
     assert cosine(g, grad) >= 0.99
+
 
 
 def test_batch_shape_and_first_element_as_a_single_call():

@@ -57,11 +57,11 @@ from ..sweep import Cell, PeakMemory
 from ._common import lanczos_options
 
 NAME = "fast"
-VERSION = 9  # 9: polar_steps="auto" (3-5 steps chosen from the Lanczos quadrature); 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside); 6: the preset's nuclear norm by the polar iteration; 7: its backward in one array, float8 kept iterate; 8: a Y kept in the float32 accumulator (bfloat16 a I + B lost ~1%)
+VERSION = 10  # 10: auto's designs with cubic steps (9-15 products); 9: polar_steps="auto" (3-5 steps chosen from the Lanczos quadrature); 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside); 6: the preset's nuclear norm by the polar iteration; 7: its backward in one array, float8 kept iterate; 8: a Y kept in the float32 accumulator (bfloat16 a I + B lost ~1%)
 # parts on matrices the preset computes densely (min(m, n) <= dense_below)
 SMALL_VERSION = 6  # 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
 XTRACE_VERSION = 5  # 5: gradient cosine against the exact (minimal-norm) gradient recorded
-DTYPE_VERSION = 6  # 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3-6: the preset's polar iteration
+DTYPE_VERSION = 7  # 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3-7: the preset's polar iteration
 PENALTY_VERSION = 7  # 7: gradient cosine recorded; the Lanczos path with the rational tail gradient added
 SCHATTEN_P = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}  # the XTrace functionals but the rank
 LANCZOS = {"dense_below": 0}  # the preset's Lanczos estimator at every size (see lanczos_options)
@@ -157,16 +157,18 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-300))
 
 
-def products(settings, m: int, nuclear: bool = False, polar_steps: float | None = None) -> int:
+def products(settings, m: int, nuclear: bool = False, polar_products: float | None = None) -> int:
     """Products by S or S^T of one ``internals="krylov"`` estimate (0: the exact path); for the
-    nuclear norm by the polar iteration, an m x m x m product counts as m (``polar_steps``: the
-    steps taken, for ``"auto"``)."""
+    nuclear norm by the polar iteration, an m x m x m product counts as m (``polar_products``:
+    the iteration's m x m x m products, for ``polar_steps="auto"``; else 3 per quintic step)."""
     k, q, N, d = settings.sketch, settings.power_iters, settings.probes, settings.lanczos_steps
     if nuclear and settings.nuclear_internals == "polar" and m > settings.dense_below:
-        steps = settings.polar_steps if polar_steps is None else polar_steps
-        if steps == "auto":
-            raise ValueError("polar_steps='auto' takes 3 to 5 steps: pass the number taken (polar.step_counts)")
-        return (2 * k * (q + 1) if k else 0) + round(3 * steps * m)
+        if polar_products is None:
+            if settings.polar_steps == "auto":
+                raise ValueError("polar_steps='auto' takes 9 to 15 products: pass the number taken "
+                                 "(polar.product_counts)")
+            polar_products = 3 * settings.polar_steps
+        return (2 * k * (q + 1) if k else 0) + round(polar_products * m)
     if k + N >= m:
         return 0
     return (2 * k * (q + 1) if k else 0) + 2 * N * d
@@ -317,7 +319,7 @@ def _run_speed(cell, device):
     settings = edlrr.resolve_settings(**options)
     fn = lambda X, s: edlrr.nuclear_norm(X, generator=s, return_stderr=True, **options)  # noqa: E731
     rows = []
-    edlrr.polar.step_counts.clear()
+    edlrr.polar.product_counts.clear()
     for s in range(cell.params["seeds"]):
         mem = PeakMemory(device)
         t, v, se, g = _timed_grad(lambda X: fn(X, s), S, mem)
@@ -325,14 +327,14 @@ def _run_speed(cell, device):
         rows.append((t, err, _cosine(g.cpu(), ex["grad"]), abs(v - ex["value"]) <= 1.96 * se, mem.peak_mib))
         del g
     t, err, cos, covered, peak = map(np.array, zip(*rows))
-    taken = list(edlrr.polar.step_counts.elements())  # polar steps of every call (none: not the polar path)
-    steps = float(np.median(taken)) if taken else None
+    taken = list(edlrr.polar.product_counts.elements())  # polar products of every call (none: not the polar path)
+    polar_products = float(np.median(taken)) if taken else None
     out = {"seconds_median": float(np.median(t)), "extra_peak_mib": float(np.median(peak)),
            "value_relerr_median": float(np.median(err)), "value_relerr_max": float(err.max()),
            "grad_cosine_median": float(np.median(cos)), "coverage_95": float(covered.mean()),
-           "products": products(settings, n, nuclear=True, polar_steps=steps)}
-    if steps is not None:
-        out["polar_steps_median"] = steps
+           "products": products(settings, n, nuclear=True, polar_products=polar_products)}
+    if polar_products is not None:
+        out["polar_products_median"] = polar_products
     return out
 
 
@@ -596,7 +598,7 @@ def _speed_section(ok, cfg, plot, claims):
             continue
         e = ref.loc[key]
         rows.append({"n": r.dataset_n, "spectrum": r.dataset_spectrum, "method": r.method,
-                     "products": int(r.products), "polar steps": r.get("polar_steps_median", float("nan")),
+                     "products": int(r.products), "polar products": r.get("polar_products_median", float("nan")),
                      "svdvals s": e.seconds_median, "fast s": r.seconds_median,
                      "speed-up": e.seconds_median / r.seconds_median,
                      "value rel. err (median)": r.value_relerr_median, "(max)": r.value_relerr_max,
@@ -609,9 +611,9 @@ def _speed_section(ok, cfg, plot, claims):
     lines = ["### Speed, accuracy and memory at large n (nuclear norm)", "",
              f"Median over {seeds} probe seeds; value error against `svdvals`, gradient cosine against the exact "
              "U V^T (its autograd), coverage of value +- 1.96 standard errors, extra peak resident memory of one "
-             "forward + backward above the memory at its start (sampled every 5 ms). polar steps: the median number "
-             "of quintic steps of the polar iteration (`polar_steps=\"auto\"` takes 3, 4 or 5 as the tail needs; "
-             "each three n x n x n products, counted as n products each).", "",
+             "forward + backward above the memory at its start (sampled every 5 ms). polar products: the median number "
+             "of n x n x n products of the polar iteration (`polar_steps=\"auto\"` takes 9 to 15 as the tail needs: "
+             "cubic steps two, quintic steps three), each counted as n in products.", "",
              tab.to_markdown(index=False, floatfmt=".3g"), ""]
     lines.append(plot.barplot(tab.assign(case=tab.spectrum + " " + tab.n.astype(str)), x="case", y="speed-up",
                               hue="method", name="fast_speedup", title="speed-up over svdvals (forward+backward)"))
