@@ -4,9 +4,9 @@
 fixed probe seed per case. The preset computes min(m, n) <= dense_below densely (float64 Gram
 eigenvalues; 384 until the fifth session, 1024 since); above, the nuclear norm goes by the
 deflated polar iteration (``edlrr.polar``: k = 64 deflated directions after q = 1 power
-iteration, quintic steps in bfloat16 on the rest: four in the sixth session, three to five as
-the rest needs since the seventh (``polar_steps="auto"``); before the sixth it was the Lanczos
-path). ``fast_lanczos`` (``dense_below=0, nuclear_internals=None``) is the preset's
+iteration, quintic (and cubic) steps in bfloat16 on the rest: four quintic steps in the sixth
+session, 9 to 15 products as the rest needs since the seventh (``polar_steps="auto"``); before
+the sixth it was the Lanczos path). ``fast_lanczos`` (``dense_below=0, nuclear_internals=None``) is the preset's
 deflated stochastic Lanczos quadrature at every size (``edlrr.krylov``: N = 8 sphere probes x
 d = 30 Lanczos steps beyond the 64 directions), ``fast_rational`` that with
 ``tail_gradient="rational"`` (the same value, a gradient closer to U V^T), ``fast_polar`` the
