@@ -136,11 +136,13 @@ DESIGNS = ((0.03, (5, 5, 5)), (0.02, (3, 3, 5, 5)), (0.015, (3, 5, 5, 5)), (0.01
            (0.003, (5, 5, 5, 5, 5)))
 """``polar_steps="auto"``: the (lower, step degrees) designs tried in order of cost, 9, 10, 11,
 12 and 15 products (e = 0.041, 0.036, 0.020, 0.015, 0.006): the first whose predicted deficit
-(:func:`choose_design`) is at most :data:`DEFICIT`. Each is the cheapest sequence of cubic and
-quintic steps whose greedy composition maps [lower, 1.05] to within 0.05 of 1 (searched over
-every sequence of up to five steps, seventh session; inline script). The cheapest of that
-search, (0.05, (3, 5, 5)) at 8 products, is left out: the quadrature chose it for a square
-Gaussian tail at 256 x 256 (sketch 16), whose gradient cosine it left at 0.9897."""
+(:func:`choose_design`) is at most :data:`DEFICIT`. The first four are the cheapest sequences of
+cubic and quintic steps whose greedy composition maps [lower, 1.05] to within 0.05 of 1
+(searched over every sequence of up to five steps, seventh session; inline script); for 0.003,
+the last resort, five quintics (e = 0.006) rather than the cheapest, a cubic and four quintics
+(14 products, e = 0.032). The search's cheapest overall, (0.05, (3, 5, 5)) at 8 products, is
+left out: the quadrature chose it for a square Gaussian tail at 256 x 256 (sketch 16), whose
+gradient cosine it left at 0.9897."""
 DEFICIT = 0.03
 """The largest mean of 1 - f(sigma / sigma_t)^2 over the tail's directions (from
 :data:`NEGLIGIBLE` sigma_t up) that ``"auto"`` accepts: directions left at f ~ 0.6 lose about
