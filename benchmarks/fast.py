@@ -128,7 +128,7 @@ class FastVsExactAccuracy:
                                                    return_stderr=True, **options)
                 (grad,) = torch.autograd.grad(value, X)
                 # n x n x n products of the polar iteration (0: another path; NaN: not recorded here)
-                steps = math.nan if counts is None else float(sum(k * c for k, c in counts.items()))
+                polar_products = math.nan if counts is None else float(sum(k * c for k, c in counts.items()))
                 exact, value, stderr = float(exact.detach()), float(value.detach()), float(stderr)
                 cosine = (grad * exact_grad).sum() / (grad.norm() * exact_grad.norm())
                 table[(spectrum, n)] = dict(
@@ -136,7 +136,7 @@ class FastVsExactAccuracy:
                     cosine=float(cosine),
                     stderr=stderr / exact if math.isfinite(stderr) else math.nan,
                     cosine_rational=_rational_cosine(S, exact_grad, _probe_seed(spectrum, n)),
-                    polar_products=steps,
+                    polar_products=polar_products,
                 )
         return table
 
