@@ -120,6 +120,12 @@ class Settings:
         to stay short of 1 (:func:`edlrr.polar.choose_design`, from the Lanczos run that gives the
         scale): 9 products on a square Gaussian tail, 10-12 on tails decaying past 0.03 sigma_t;
         ``polar_lower`` is not used.
+    polar_extend : int
+        ``"polar"`` with ``polar_steps="auto"``: this many more directions deflated before the
+        iteration (the top Ritz vectors of the tail's Lanczos run) where the tail's design takes
+        two products or more above the cheapest and its top would fall by 20%
+        (:func:`edlrr.polar.choose_extension`; 1/i at n = 4096: 12 products, 9 with 48 more
+        directions); 0: never.
     polar_lower : float
         ``"polar"`` with an integer ``polar_steps``: l in (0, 1): singular values of the tail
         from l sigma_t up are mapped to within e_T of 1 (:func:`edlrr.polar.quintic_coefficients`;
@@ -150,6 +156,7 @@ class Settings:
     polar_steps: int | str = "auto"
     polar_lower: float = 0.01
     polar_dtype: str = "auto"
+    polar_extend: int = 48
 
     def __post_init__(self):
         check_positive_int(self.probes, "probes")
@@ -175,6 +182,7 @@ class Settings:
         if not (isinstance(self.polar_lower, (int, float)) and 0 < self.polar_lower < 1):
             raise ValueError(f"polar_lower must be a number in (0, 1), got {self.polar_lower!r}")
         check_choice(self.polar_dtype, "polar_dtype", polar.POLAR_DTYPES)
+        check_positive_int(self.polar_extend, "polar_extend", minimum=0)
         if self.internals in ("krylov", "polar"):
             if self.probe_kind != "gaussian":
                 raise ValueError(f"internals={self.internals!r} draws its own sphere probes: probe_kind must be "
@@ -205,6 +213,8 @@ PRESETS = {
     # to five cubic and quintic steps in bfloat16 (as many as the tail needs, polar_steps="auto") on the
     # tail beyond the 64 directions give the value and a gradient with cosine >= 0.99 against
     # U V^T, where the Lanczos path's projected gradient had 0.52-0.85 (`edlrr-bench fast`).
+    # A tail that decays like 1/i first sheds 48 more directions (polar_extend, the top Ritz
+    # vectors of the Lanczos run that scales the iteration) where that saves two products or more.
     "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=1024,
                      nuclear_internals="polar", polar_steps="auto"),
 }
@@ -355,7 +365,8 @@ def _polar(S, settings: Settings, generator, check_finite, return_stderr):
     else:
         value, stderr = polar.nuclear_norm(
             X, sketch=settings.sketch, power_iters=settings.power_iters, steps=settings.polar_steps,
-            lower=settings.polar_lower, dtype=settings.polar_dtype, generator=as_generator(generator, S.device))
+            lower=settings.polar_lower, dtype=settings.polar_dtype, generator=as_generator(generator, S.device),
+            extend=settings.polar_extend)
     return (value, stderr) if return_stderr else value
 
 

@@ -21,7 +21,11 @@ With X = S (or S^T, so that X X^T is the smaller Gram matrix, m x m):
    Y <- (a I + b Y Y^T) Y, two products, where they are cheaper: :data:`DESIGNS`), for which the
    mean of 1 - f^2 over the tail's directions is at most 3%, predicted by the Gauss quadrature
    of the Lanczos run that gives the scale (:func:`choose_design`): a square Gaussian tail takes
-   9 products, a tail decaying past 0.03 sigma_t 10-12. The products run in ``polar_dtype``, bfloat16 by
+   9 products, a tail decaying past 0.03 sigma_t 10-12. Where the tail would take two products
+   or more above the cheapest design and its top falls fast (a tail decaying like 1/i), ``extend``
+   (``polar_extend``, 48 by default) more directions are deflated first: the top Ritz vectors of
+   that Lanczos run, by thin products (:func:`choose_extension`): 1/i at n = 4096 with k = 64
+   then takes 9 products, not 12. The products run in ``polar_dtype``, bfloat16 by
    default where it is fast (CUDA, and CPUs with AMX tiles: about 5x float32's speed on this
    project's machines): the target is a gradient direction and a value to ~1e-3, and the
    iteration is self-correcting.
@@ -48,6 +52,7 @@ from __future__ import annotations
 import collections
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -56,7 +61,8 @@ from .krylov import range_basis
 from .probes import sample_probes
 
 __all__ = ["POLAR_DTYPES", "DESIGNS", "odd_coefficients", "quintic_coefficients", "design_products", "choose_design",
-           "work_dtype", "polar_tail", "nuclear_norm", "product_counts"]
+           "choose_extension", "work_dtype", "polar_tail", "Tail", "nuclear_norm", "product_counts",
+           "extension_counts"]
 
 POLAR_DTYPES = ("auto", "bfloat16", "float32", "float64")
 BLOCK = 128
@@ -192,12 +198,13 @@ def work_dtype(name: str, X: torch.Tensor) -> torch.dtype:
     return torch.float32
 
 
-def _tail_lanczos(A: torch.Tensor, Q: torch.Tensor, generator, steps: int, block: int = 4):
+def _tail_lanczos(A: torch.Tensor, Q: torch.Tensor, generator, steps: int, block: int = 4, vectors: bool = False):
     """Block Lanczos on the tail's Gram matrix A = X_t X_t^T (m x m, any float dtype) in float32
     with full reorthogonalisation, started from a Gaussian block orthogonal to Q (A's null
-    space). Returns the Ritz values theta (largest: a lower estimate of A's largest eigenvalue,
-    converged fast) and the Gauss quadrature weights (block, nodes) of the start vectors:
-    v^T g(A) v ~= sum_j w_j g(theta_j) (numpy, float64)."""
+    space). Returns the Ritz values theta (ascending; the largest: a lower estimate of A's
+    largest eigenvalue, converged fast) and the Gauss quadrature weights (block, nodes) of the
+    start vectors: v^T g(A) v ~= sum_j w_j g(theta_j) (numpy, float64); with ``vectors`` also
+    the Ritz vectors (m x nodes, float32 or float64, in theta's order)."""
     m = A.shape[-1]
     work = torch.float64 if A.dtype == torch.float64 else torch.float32
     V = torch.randn(m, min(block, m), generator=generator, dtype=work, device=A.device)
@@ -216,7 +223,52 @@ def _tail_lanczos(A: torch.Tensor, Q: torch.Tensor, generator, steps: int, block
     Bm = torch.cat(basis, 1)
     H = Bm.mT @ (A @ Bm.to(A.dtype)).to(work)
     theta, W = torch.linalg.eigh(0.5 * (H + H.mT))
-    return theta.double().cpu().numpy(), W[:basis[0].shape[1]].double().square().cpu().numpy()
+    out = theta.double().cpu().numpy(), W[:basis[0].shape[1]].double().square().cpu().numpy()
+    return (*out, Bm @ W) if vectors else out
+
+
+EXTEND_DROP = 0.8
+"""``polar_extend`` deflates more directions only where the tail's top singular value would fall
+below this fraction of itself (the Ritz value left on top): a tail with a few outliers far below
+its bulk, which no deflation from the top helps, is left as it is."""
+
+
+def choose_extension(theta: np.ndarray, weights: np.ndarray, most: int) -> int:
+    """How many of the tail's top Ritz directions to deflate as well before the iteration. None
+    unless the tail's design (:func:`choose_design`, for lower l) takes at least two products more
+    than the cheapest (for l_0 = 0.03); then those with Ritz values above (l / l_0)^2 theta_1 (the
+    top to fall by l_0 / l), at most ``most`` and half the nodes (the better converged ones), and
+    only where the top then falls below :data:`EXTEND_DROP` of itself. A tail decaying like 1/i
+    sheds its top, and with it its reach below 0.03 sigma_t (1/i at n = 4096, k = 64: 12
+    products, 9 with 48 more directions); a few large singular values above a flat rest go alone
+    (deflating into a flat bulk, whose Ritz vectors mix, would add pinching bias: ~1e-3 of the
+    value per 16 directions, measured on ``lowrank_noise(240)``); a flat tail is left as it is.
+    (The Gauss quadrature without the deflated nodes mispredicts the new tail's design: it
+    resolves the bottom of the spectrum for the old scale; the caller runs the Lanczos again.)"""
+    if most <= 0 or theta[-1] <= 0:
+        return 0
+    lower, degrees = choose_design(theta, weights, SAFETY * float(theta[-1]))
+    if design_products(degrees) < design_products(DESIGNS[0][1]) + 2:
+        return 0
+    dk = min(int((theta > (lower / DESIGNS[0][0]) ** 2 * theta[-1]).sum()), int(most), len(theta) // 2)
+    return dk if dk and theta[-dk - 1] < EXTEND_DROP**2 * theta[-1] else 0
+
+
+def _extend_head(X, Q, QtX, Y, A, ritz, dk):
+    """Deflate ``dk`` more directions, the top Ritz vectors of the tail: returns the head
+    [Q, P], [Q^T X; P^T X] (X's dtype) and the tail Y - P P^T Y with its Gram matrix
+    (I - P P^T) A (I - P P^T) = A - [P, C] [C, P]^T, C = A P - P (P^T A P) / 2 (``Y``'s dtype:
+    thin products, no new m x m x n one)."""
+    P = ritz[:, -dk:].to(X.dtype)
+    for _ in range(2):  # orthogonal to Q in X's precision
+        P = P - Q @ (Q.mT @ P)
+    P = torch.linalg.qr(P).Q
+    Pw = P.to(Y.dtype)
+    Y = torch.addmm(Y, Pw, Pw.mT @ Y, alpha=-1.0)
+    AP = (A @ Pw).to(P.dtype)
+    C = (AP - 0.5 * P @ (P.mT @ AP)).to(Y.dtype)
+    A = torch.addmm(A, torch.cat([Pw, C], 1), torch.cat([C, Pw], 1).mT, alpha=-1.0)
+    return torch.cat([Q, P], 1), torch.cat([QtX, P.mT @ X]), Y, A
 
 
 def _form_tail(X, Q, QtX, dtype):
@@ -231,6 +283,8 @@ def _form_tail(X, Q, QtX, dtype):
 product_counts: collections.Counter = collections.Counter()
 """The m x m x n products of each tail iteration since import, {products: count} (diagnostics:
 with ``polar_steps="auto"`` the design depends on the tail; ``edlrr-bench fast`` reports it)."""
+extension_counts: collections.Counter = collections.Counter()
+"""The directions each tail iteration deflated beyond the sketch since import, {dk: count}."""
 
 
 def _check_steps(steps, lower) -> None:
@@ -241,32 +295,53 @@ def _check_steps(steps, lower) -> None:
     quintic_coefficients(float(lower), int(steps))
 
 
+class Tail(NamedTuple):
+    """What :func:`polar_tail` returns: the iterate F (m x n, ~= U_t V_t^T; None when nothing is
+    left to count), the estimate sigma_t of the tail's largest singular value, the design used
+    (every singular value of the tail in [lower sigma_t, sigma_t] mapped to within ``dev`` of
+    1), and the head Q, Q^T X (Q extended by ``polar_extend`` directions where that paid)."""
+    F: torch.Tensor | None
+    sigma_t: float
+    dev: float
+    lower: float
+    Q: torch.Tensor
+    QtX: torch.Tensor
+
+
 def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps, lower: float,
-               dtype: torch.dtype, generator=None, floor: float = 0.0):
+               dtype: torch.dtype, generator=None, floor: float = 0.0, extend: int = 0) -> Tail:
     """The polar iteration on the tail X_t = X - Q QtX of one matrix X (m x n, m <= n).
 
-    Returns (F, sigma_t, e, l): F (m x n, ``dtype``) ~= U_t V_t^T, the estimate sigma_t of X_t's
-    largest singular value, and the design used: every singular value of X_t in
-    [l sigma_t, sigma_t] is mapped to within e of 1. F is None when sigma_t <= floor (nothing
-    left to count). ``steps``: a number of quintic steps designed for [``lower``, UPPER], or
-    ``"auto"``: the design of :data:`DESIGNS` that :func:`choose_design` picks from the Lanczos
-    quadrature. Three arrays of F's size at a time. The iteration is repeated with a 4x larger
-    scale if it overshot (a scale estimate too low: sigma_1(F) above 1 + 2 e + 0.05, or not
-    finite).
+    ``steps``: a number of quintic steps designed for [``lower``, UPPER], or ``"auto"``: the
+    design of :data:`DESIGNS` that :func:`choose_design` picks from the Lanczos quadrature,
+    after deflating ``extend`` more directions (the tail's top Ritz vectors, then a second
+    Lanczos run) where the tail would take two products or more above the cheapest design
+    (:func:`choose_extension`). Three arrays of
+    F's size at a time. The iteration is repeated with a 4x larger scale if it overshot (a scale
+    estimate too low: sigma_1(F) above 1 + 2 e + 0.05, or not finite). See :class:`Tail`.
     """
+    auto = steps == "auto"
     Y = _form_tail(X, Q, QtX, dtype)
     A = Y @ Y.mT
-    theta, weights = _tail_lanczos(A, Q, generator, LANCZOS_STEPS if steps == "auto" else 12)
+    want = auto and extend > 0
+    lanczos = _tail_lanczos(A, Q, generator, LANCZOS_STEPS if auto else 12, vectors=want)
+    theta, weights = lanczos[:2]
+    dk = choose_extension(theta, weights, extend) if want and theta[-1] > 0 else 0
+    if dk:
+        Q, QtX, Y, A = _extend_head(X, Q, QtX, Y, A, lanczos[2], dk)
+        theta, weights = _tail_lanczos(A, Q, generator, LANCZOS_STEPS)
+    del lanczos
+    extension_counts[dk] += 1
     lam = float(theta[-1])
     sigma_t = math.sqrt(max(lam, 0.0))
     if not sigma_t > floor:
-        return None, sigma_t, 0.0, float(lower)
+        return Tail(None, sigma_t, 0.0, float(lower), Q, QtX)
     scale2 = SAFETY * lam
-    degrees = None if steps == "auto" else (5,) * int(steps)
+    degrees = None if auto else (5,) * int(steps)
     for attempt in range(3):
         if attempt:
             Y = _form_tail(X, Q, QtX, dtype)
-        if steps == "auto":  # (chosen again at a larger scale: the tail's x = sigma / s moved)
+        if auto:  # (chosen again at a larger scale: the tail's x = sigma / s moved)
             lower, degrees = choose_design(theta, weights, scale2)
         coefs, dev = odd_coefficients(float(lower), degrees)
         for j, c in enumerate(coefs):
@@ -286,7 +361,7 @@ def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps, lo
         top = _top_singular(Y, generator)
         if top <= 1 + 2 * dev + 0.05:  # (False for NaN)
             product_counts[design_products(degrees)] += 1
-            return Y, sigma_t, dev, float(lower)
+            return Tail(Y, sigma_t, dev, float(lower), Q, QtX)
         scale2 *= 16.0
     raise FloatingPointError(f"the polar iteration diverged (sigma_1 of the result {top:g})")
 
@@ -378,14 +453,15 @@ def _live_sum(sigma: torch.Tensor, tol: torch.Tensor) -> torch.Tensor:
 
 
 def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int | str, lower: float,
-                 dtype: str = "auto", generator=None, rank_rtol: float | None = None):
+                 dtype: str = "auto", generator=None, rank_rtol: float | None = None, extend: int = 0):
     """Estimate ||X||_* and an error estimate, both (*,); X is (*, m, n), m <= n.
 
     ``sketch`` (k) directions deflated by the range finder with ``power_iters`` (q) (2 k (q + 1)
     products by X or X^T), then ``steps`` (T) quintic steps on the tail designed for [``lower``, UPPER],
     or ``"auto"``: 9 to 15 m x m x n products, as many as the tail needs (:func:`choose_design`;
-    :data:`product_counts` records them); 3 T products in ``dtype`` for T quintic steps, see
-    :func:`work_dtype`. When k >= m the exact
+    :data:`product_counts` records them), after deflating ``extend`` more directions where that
+    saves products (:func:`choose_extension`; :data:`extension_counts`); 3 T products in
+    ``dtype`` for T quintic steps, see :func:`work_dtype`. When k >= m the exact
     singular values are used (error 0). Singular values below ``rank_rtol`` sigma_1 count as
     zeros (default max(m, n) eps, as :func:`torch.linalg.matrix_rank`): a tail whose largest
     singular value is below that adds nothing.
@@ -393,6 +469,8 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int |
     m, n = X.shape[-2:]
     if m > n:
         raise ValueError(f"polar nuclear_norm expects m <= n (the smaller Gram side), got {m} x {n}")
+    if isinstance(extend, bool) or int(extend) != extend or extend < 0:
+        raise ValueError(f"polar_extend must be a non-negative integer, got {extend!r}")
     rank_rtol = max(m, n) * torch.finfo(X.dtype).eps if rank_rtol is None else rank_rtol
     if sketch >= m:
         sigma = torch.linalg.svdvals(X)
@@ -400,6 +478,7 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int |
         return value, torch.zeros_like(value.detach())
     work = work_dtype(dtype, X)
     _check_steps(steps, lower)  # (bad steps or lower: an error before any work)
+    extend = min(int(extend), m - sketch)
     batch = X.shape[:-2]
     X3 = X.reshape(-1, m, n)  # a view: its backward copies nothing
     Qs, QtXs, Fs, tails, tops, errors = [], [], [], [], [], []
@@ -409,17 +488,20 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int |
                             power_iters) if sketch else X.new_zeros(m, 0)
             QtXd = Q.mT @ Xd
             top = float(torch.linalg.svdvals(QtXd)[0]) if sketch else 0.0
-            F, sigma_t, dev, low = polar_tail(Xd, Q, QtXd, steps=steps, lower=lower, dtype=work, generator=generator,
-                                    floor=rank_rtol * top)
+            F, sigma_t, dev, low, Q, QtXd = polar_tail(Xd, Q, QtXd, steps=steps, lower=lower, dtype=work,
+                                                       generator=generator, floor=rank_rtol * top, extend=extend)
             tail, fro2, kept = _tail_sums(Xd, Q, QtXd, F) if F is not None else (0.0, 0.0, None)
             del F
             below = max(m - Q.shape[1] - fro2, 0.0)
             errors.append((dev * abs(tail) + low * sigma_t * below) / 1.96 if kept is not None else 0.0)
             Qs.append(Q), QtXs.append(QtXd), Fs.append(kept)
             tails.append(tail), tops.append(top)
+    k = max(Q.shape[1] for Q in Qs)  # heads extended by different numbers of directions: zero columns
+    Qs = [torch.nn.functional.pad(Q, (0, k - Q.shape[1])) for Q in Qs]  # (no value, no gradient)
+    QtXs = [torch.nn.functional.pad(QtX, (0, 0, 0, k - QtX.shape[0])) for QtX in QtXs]
     QtX, values = _Sketch.apply(X3, torch.stack(Qs), torch.stack(QtXs), Fs,
                                 torch.tensor(tails, dtype=torch.float64, device=X.device))
-    if sketch:  # the heads, differentiated exactly through Q^T X
+    if k:  # the heads, differentiated exactly through Q^T X
         tops = torch.tensor(tops, dtype=X.dtype, device=X.device)[:, None]
         values = values + _live_sum(torch.linalg.svdvals(QtX), rank_rtol * tops)
     value = values.reshape(batch)

@@ -172,10 +172,16 @@ def test_a_gap_beyond_the_sketch_is_counted_in_the_error_estimate():
     v, se, _ = estimate(S, sketch=16, polar_steps=4, polar_lower=0.01)
     assert v < truth and abs(v - truth) / truth > 1e-2  # the documented failure mode
     assert abs(v - truth) <= 1.96 * se
-    # "auto" sees the noise in the quadrature and takes the five-step design (l = 0.003)
+    # "auto" sees the noise in the quadrature and takes the five-step design (l = 0.003) ...
     polar.product_counts.clear()
-    v, se, _ = estimate(S, sketch=16)
+    v, se, _ = estimate(S, sketch=16, polar_extend=0)
     assert dict(polar.product_counts) == {15: 1}
+    assert abs(v - truth) / truth < 1e-2 and abs(v - truth) <= 1.96 * se
+    # ... or, by default, deflates the four with the top Ritz vectors (those above 0.1 sigma_t:
+    # the top to fall by 0.03 / 0.003): the tail left is the noise, 9-11 products (by the threads)
+    polar.product_counts.clear(), polar.extension_counts.clear()
+    v, se, _ = estimate(S, sketch=16)
+    assert dict(polar.extension_counts) == {4: 1} and max(polar.product_counts) <= 11  # (not 15)
     assert abs(v - truth) / truth < 1e-2 and abs(v - truth) <= 1.96 * se
 
 
@@ -219,11 +225,64 @@ def test_auto_takes_the_products_the_tail_needs(name, S, allowed):
     # square Gaussian tail (3.7% below 0.03 sigma_t): three quintic steps
     truth, grad = exact(S)
     polar.product_counts.clear()
-    v, se, g = estimate(S, sketch=8)
+    v, se, g = estimate(S, sketch=8, polar_extend=0)
     assert set(polar.product_counts) <= allowed and sum(polar.product_counts.values()) == 1
     assert abs(v - truth) / truth < 1e-2 and abs(v - truth) <= 1.96 * se
     assert cosine(g, grad) >= 0.99
 
+
+
+@pytest.mark.parametrize("x,most,expected", [
+    (np.linspace(0.05, 1.0, 50), 48, 0),  # flat: the cheapest design already
+    (1.0 / np.arange(1, 201), 48, 9),  # 1/i down to 0.005: l = 0.003, the top to fall by 10: 1 ... 1/9
+    (1.0 / np.arange(1, 201), 4, 4),  # at most polar_extend
+    (1.0 / np.arange(1, 201), 0, 0),  # polar_extend=0
+    (1.0 / np.arange(1, 61), 48, 0),  # 1/i down to 0.017: 10 products, one above the cheapest
+    (np.r_[np.linspace(0.3, 1.0, 5), np.linspace(0.01, 0.1, 3)], 48, 4),  # at most half the nodes
+    (np.r_[np.full(10, 0.005), np.linspace(0.9, 1.0, 40)], 48, 0),  # outliers below a flat bulk: the top stays
+    (np.r_[np.full(40, 0.005), np.ones(4)], 48, 4),  # four large ones above a flat rest go alone
+    (np.zeros(6), 2, 0),
+])
+def test_choose_extension(x, most, expected):
+    w = np.full((2, len(x)), 1.0 / len(x))
+    order = np.argsort(x)
+    assert polar.choose_extension(x[order] ** 2, w, most) == expected
+
+
+def test_extension_deflates_a_decaying_tail_with_fewer_products():
+    # 1/i with a sketch of 8 takes 12 products (l = 0.01, above); the 12 top Ritz directions of
+    # the tail's Lanczos run (those above a third of its top) leave singular values 1/21 ... 1/600
+    # (l ~ 0.035): the cheapest design
+    S = power_law(600, seed=14)
+    truth, grad = exact(S)
+    polar.product_counts.clear(), polar.extension_counts.clear()
+    v, se, g = estimate(S, sketch=8)
+    assert dict(polar.extension_counts) == {12: 1} and dict(polar.product_counts) == {9: 1}
+    assert abs(v - truth) / truth < 3e-3 and abs(v - truth) <= 1.96 * se
+    assert cosine(g, grad) >= 0.99
+    # the head is orthonormal: 8 + 12 columns
+    Q = edlrr.krylov.range_basis(S, edlrr.probes.sample_probes((), 600, 8, generator=torch.Generator().manual_seed(0),
+                                                               dtype=S.dtype), 1)
+    tail = polar.polar_tail(S, Q, Q.mT @ S, steps="auto", lower=0.01, dtype=torch.float64,
+                            generator=torch.Generator().manual_seed(0), extend=48)
+    assert tail.Q.shape == (600, 20) and tail.QtX.shape == (20, 600)
+    assert torch.allclose(tail.Q.mT @ tail.Q, torch.eye(20, dtype=S.dtype), atol=1e-12)
+    assert torch.allclose(tail.QtX, tail.Q.mT @ S, atol=1e-12)
+
+
+def test_batch_with_heads_of_different_sizes():
+    # one element extends its head (1/i), the other does not (Gaussian): zero columns pad the
+    # smaller head, which add no value and no gradient
+    S = torch.stack([power_law(600, seed=3), gaussian(600, 600, seed=4) / 50])
+    X = S.clone().requires_grad_(True)
+    polar.extension_counts.clear()
+    v = edlrr.nuclear_norm(X, generator=0, sketch=8, **POLAR)
+    v.sum().backward()
+    assert polar.extension_counts[0] == 1 and sum(polar.extension_counts.values()) == 2  # one extended
+    for i in range(2):
+        truth, grad = exact(S[i])
+        assert abs(float(v[i].detach()) - truth) / truth < 1e-2
+        assert cosine(X.grad[i], grad) >= 0.99
 
 
 def test_batch_shape_and_first_element_as_a_single_call():
@@ -291,7 +350,8 @@ def test_other_functionals_are_refused_with_a_clear_error():
 
 
 @pytest.mark.parametrize("bad", [dict(polar_lower=0.0), dict(polar_lower=1.5), dict(polar_steps=0), dict(polar_steps="3"),
-                                 dict(polar_dtype="float16"), dict(nuclear_internals="svd")])
+                                 dict(polar_dtype="float16"), dict(nuclear_internals="svd"), dict(polar_extend=-1),
+                                 dict(polar_extend=1.5)])
 def test_bad_options_are_named(bad):
     name = next(iter(bad))
     with pytest.raises((ValueError, TypeError), match=name):
@@ -310,3 +370,9 @@ def test_harness_lanczos_options_keep_the_lanczos_estimator_for_the_nuclear_norm
     explicit = lanczos_options({"preset": "fast", "dense_below": 0, "nuclear_internals": "polar"})
     assert explicit["nuclear_internals"] == "polar"
     assert lanczos_options({"preset": "fast"}) == {"preset": "fast"}
+
+
+def test_bad_extend_in_a_direct_call_is_named():
+    S = gaussian(40, 50, seed=2)
+    with pytest.raises(ValueError, match="polar_extend"):
+        polar.nuclear_norm(S, sketch=4, power_iters=1, steps="auto", lower=0.01, extend=-3)

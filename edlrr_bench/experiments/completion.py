@@ -23,7 +23,7 @@ from ._common import record_metrics, solver_for
 NAME = "completion"
 VERSION = 2  # 2: the fast preset's tail gradient is "projected"
 FAST_VERSION = 4  # cells of the fast preset; 3: it computes min(m, n) <= 640 densely; 4: float64 cut there
-POLAR_VERSION = 6  # cells of its polar iteration (nuclear_internals="polar"); 5: polar_steps="auto"; 6: its cubic-step designs
+POLAR_VERSION = 7  # cells of its polar iteration (nuclear_internals="polar"); 5: polar_steps="auto"; 6: its cubic-step designs; 7: polar_extend
 
 # label -> (solver, solver parameters, column of EDLRR Table 1 or None)
 METHODS = {
