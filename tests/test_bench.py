@@ -447,3 +447,20 @@ def test_products_of_the_polar_iteration_count_its_steps():
     assert products(edlrr.resolve_settings("fast", polar_steps=4), 2048, nuclear=True) == 256 + 12 * 2048
     with pytest.raises(ValueError, match="number taken"):
         products(fast, 2048, nuclear=True)
+
+
+def test_fast_parts_select_the_cells():
+    """`parts` in [fast] keeps the cells of the listed parts (fast_serial.toml: the speed part
+    alone, every method paired with svdvals); an unknown part is named."""
+    import tomllib
+    from edlrr_bench.experiments import fast
+    cfg = cli._merge(tomllib.loads((Path(cli.__file__).parent / "configs" / "full.toml").read_text()),
+                     tomllib.loads((Path(cli.__file__).parent / "configs" / "fast_serial.toml").read_text()))["fast"]
+    cells = fast.cells(cfg)
+    assert {c.params["part"] for c in cells} == {"speed"}
+    methods = {c.method for c in cells}
+    assert methods == {"svdvals", "fast", "fast-no-extend", "fast-polar-4"}
+    assert all(c.params.get("paired") for c in cells if c.method != "svdvals")
+    assert len(fast.cells({**cfg, "parts": list(fast.PARTS)})) > len(cells)
+    with pytest.raises(ValueError, match="unknown"):
+        fast.cells({**cfg, "parts": ["speed", "sped"]})

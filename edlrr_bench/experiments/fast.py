@@ -189,44 +189,58 @@ def _release_memory():
 # cells
 # ---------------------------------------------------------------------------------------------
 
+PARTS = ("speed", "xtrace", "pareto", "released", "crossover", "dtype", "penalty")
+"""The parts of the experiment, each a table of the configuration (``[fast.<part>]``)."""
+
+
 def cells(cfg: dict) -> list[Cell]:
+    """The cells of every part of the configuration, or of those ``cfg["parts"]`` lists (a
+    config file's ``parts = ["speed"]`` re-runs one part alone)."""
+    parts = cfg.get("parts", PARTS)
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError(f"[fast] parts: unknown {unknown}; the parts are {list(PARTS)}")
+    cfg = {k: v for k, v in cfg.items() if k not in PARTS or k in parts}
     out = []
-    sp = cfg["speed"]
-    for n in sp["sizes"]:
-        for spectrum in sp["spectra"]:
-            ds = {"name": "test_matrix", "spectrum": spectrum, "n": n}
-            # memory: the peak of the call alone, above the memory after the input's copy
-            out.append(Cell(NAME, "svdvals", ds, {"part": "speed", "reps": sp.get("timing_reps", 1),
-                                                  "memory": "call"}, version=VERSION))
-            for label in sp["methods"]:
-                params = {"part": "speed", "options": FAST_VARIANTS[label], "seeds": sp["seeds"], "memory": "call"}
-                if label in sp.get("paired", ()):  # svdvals timed again in the cell, after the seeds
-                    params["paired"] = True
-                out.append(Cell(NAME, label, ds, params, version=VERSION))
-    xt = cfg["xtrace"]
-    for spectrum in xt["spectra"]:
-        ds = {"name": "test_matrix", "spectrum": spectrum, "n": xt["n"]}
-        for label, options in xt["budgets"].items():
-            for functional in xt["functionals"]:
-                out.append(Cell(NAME, label, ds, {"part": "xtrace", "options": options, "functional": functional,
-                                                  "seeds": xt["seeds"]}, version=XTRACE_VERSION))
-        for label, options in xtrace_grid(xt.get("grid")):
-            for functional in xt["functionals"]:
-                out.append(Cell(NAME, label, ds, {"part": "xtrace_grid", "options": options, "functional": functional,
-                                                  "seeds": xt["grid"]["seeds"]}, version=XTRACE_VERSION))
-    pa = cfg["pareto"]
-    for n in pa["sizes"]:
-        for spectrum in pa["spectra"]:
-            ds = {"name": "test_matrix", "spectrum": spectrum, "n": n}
-            for N in pa["paper_probes"]:
-                for k in pa["paper_iters"]:
-                    out.append(Cell(NAME, "paper", ds, {"part": "pareto", "seeds": pa["seeds"], "options": dict(
-                        preset="paper", probes=N, pinv_iters=k, sqrt_iters=k)}, version=SMALL_VERSION))
-            for N in pa["fast_probes"]:
-                for k in pa["fast_sketch"]:
-                    for d in pa["fast_steps"]:
-                        out.append(Cell(NAME, "fast", ds, {"part": "pareto", "seeds": pa["seeds"], "options": dict(
-                            preset="fast", probes=N, sketch=k, lanczos_steps=d, **LANCZOS)}, version=SMALL_VERSION))
+    sp = cfg.get("speed")
+    if sp:
+        for n in sp["sizes"]:
+            for spectrum in sp["spectra"]:
+                ds = {"name": "test_matrix", "spectrum": spectrum, "n": n}
+                # memory: the peak of the call alone, above the memory after the input's copy
+                out.append(Cell(NAME, "svdvals", ds, {"part": "speed", "reps": sp.get("timing_reps", 1),
+                                                      "memory": "call"}, version=VERSION))
+                for label in sp["methods"]:
+                    params = {"part": "speed", "options": FAST_VARIANTS[label], "seeds": sp["seeds"], "memory": "call"}
+                    if label in sp.get("paired", ()):  # svdvals timed again in the cell, after the seeds
+                        params["paired"] = True
+                    out.append(Cell(NAME, label, ds, params, version=VERSION))
+    xt = cfg.get("xtrace")
+    if xt:
+        for spectrum in xt["spectra"]:
+            ds = {"name": "test_matrix", "spectrum": spectrum, "n": xt["n"]}
+            for label, options in xt["budgets"].items():
+                for functional in xt["functionals"]:
+                    out.append(Cell(NAME, label, ds, {"part": "xtrace", "options": options, "functional": functional,
+                                                      "seeds": xt["seeds"]}, version=XTRACE_VERSION))
+            for label, options in xtrace_grid(xt.get("grid")):
+                for functional in xt["functionals"]:
+                    out.append(Cell(NAME, label, ds, {"part": "xtrace_grid", "options": options, "functional": functional,
+                                                      "seeds": xt["grid"]["seeds"]}, version=XTRACE_VERSION))
+    pa = cfg.get("pareto")
+    if pa:
+        for n in pa["sizes"]:
+            for spectrum in pa["spectra"]:
+                ds = {"name": "test_matrix", "spectrum": spectrum, "n": n}
+                for N in pa["paper_probes"]:
+                    for k in pa["paper_iters"]:
+                        out.append(Cell(NAME, "paper", ds, {"part": "pareto", "seeds": pa["seeds"], "options": dict(
+                            preset="paper", probes=N, pinv_iters=k, sqrt_iters=k)}, version=SMALL_VERSION))
+                for N in pa["fast_probes"]:
+                    for k in pa["fast_sketch"]:
+                        for d in pa["fast_steps"]:
+                            out.append(Cell(NAME, "fast", ds, {"part": "pareto", "seeds": pa["seeds"], "options": dict(
+                                preset="fast", probes=N, sketch=k, lanczos_steps=d, **LANCZOS)}, version=SMALL_VERSION))
     rel = cfg.get("released")
     if rel:
         ds = {"name": "image_matrix", "image": rel["image"], "size": rel["size"]}
@@ -249,16 +263,17 @@ def cells(cfg: dict) -> list[Cell]:
                     for dtype in ("float64", "float32"):
                         out.append(Cell(NAME, label, ds, {"part": "dtype", "dtype": dtype, "seeds": dt["seeds"],
                                                           "options": FAST_VARIANTS[label]}, version=DTYPE_VERSION))
-    pe = cfg["penalty"]
-    for image in pe["images"]:
-        ds = {"name": "image_matrix", "image": image, "size": pe["size"]}
-        for name, gamma in pe["penalties"]:
-            for label, kw in (("fast", {"preset": "fast"}), ("fast-lanczos", {"preset": "fast", **LANCZOS}),
-                              ("fast-lanczos rational", {"preset": "fast", "tail_gradient": "rational", **LANCZOS}),
-                              ("paper taylor", {"expansion": "taylor", "on_series_error": "ignore"}),
-                              ("paper laguerre", {"expansion": "laguerre", "on_series_error": "ignore"})):
-                out.append(Cell(NAME, label, ds, {"part": "penalty", "penalty": name, "gamma": gamma,
-                                                  "options": kw, "seeds": pe["seeds"]}, version=PENALTY_VERSION))
+    pe = cfg.get("penalty")
+    if pe:
+        for image in pe["images"]:
+            ds = {"name": "image_matrix", "image": image, "size": pe["size"]}
+            for name, gamma in pe["penalties"]:
+                for label, kw in (("fast", {"preset": "fast"}), ("fast-lanczos", {"preset": "fast", **LANCZOS}),
+                                  ("fast-lanczos rational", {"preset": "fast", "tail_gradient": "rational", **LANCZOS}),
+                                  ("paper taylor", {"expansion": "taylor", "on_series_error": "ignore"}),
+                                  ("paper laguerre", {"expansion": "laguerre", "on_series_error": "ignore"})):
+                    out.append(Cell(NAME, label, ds, {"part": "penalty", "penalty": name, "gamma": gamma,
+                                                      "options": kw, "seeds": pe["seeds"]}, version=PENALTY_VERSION))
     return out
 
 
