@@ -121,9 +121,10 @@ class Settings:
         scale): 9 products on a square Gaussian tail, 10-12 on tails decaying past 0.03 sigma_t;
         ``polar_lower`` is not used.
     polar_extend : int
-        ``"polar"`` with ``polar_steps="auto"``: this many more directions deflated before the
-        iteration (the top Ritz vectors of the tail's Lanczos run) where the tail's design takes
-        two products or more above the cheapest and its top would fall by 20%
+        ``"polar"`` with ``polar_steps="auto"``: at most this many more directions deflated
+        before the iteration (the tail's top Ritz vectors above (l / 0.03)^2 of its top
+        eigenvalue) where the tail's design takes two products or more above the cheapest and
+        its top would fall by 20%
         (:func:`edlrr.polar.choose_extension`; 1/i at n = 4096: 12 products, 9 with 48 more
         directions); 0: never.
     polar_lower : float

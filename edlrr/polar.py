@@ -22,7 +22,7 @@ With X = S (or S^T, so that X X^T is the smaller Gram matrix, m x m):
    mean of 1 - f^2 over the tail's directions is at most 3%, predicted by the Gauss quadrature
    of the Lanczos run that gives the scale (:func:`choose_design`): a square Gaussian tail takes
    9 products, a tail decaying past 0.03 sigma_t 10-12. Where the tail would take two products
-   or more above the cheapest design and its top falls fast (a tail decaying like 1/i), ``extend``
+   or more above the cheapest design and its top falls fast (a tail decaying like 1/i), up to ``extend``
    (``polar_extend``, 48 by default) more directions are deflated first: the top Ritz vectors of
    that Lanczos run, by thin products (:func:`choose_extension`): 1/i at n = 4096 with k = 64
    then takes 9 products, not 12. The products run in ``polar_dtype``, bfloat16 by
@@ -314,7 +314,7 @@ def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps, lo
 
     ``steps``: a number of quintic steps designed for [``lower``, UPPER], or ``"auto"``: the
     design of :data:`DESIGNS` that :func:`choose_design` picks from the Lanczos quadrature,
-    after deflating ``extend`` more directions (the tail's top Ritz vectors, then a second
+    after deflating up to ``extend`` more directions (the tail's top Ritz vectors, then a second
     Lanczos run) where the tail would take two products or more above the cheapest design
     (:func:`choose_extension`). Three arrays of
     F's size at a time. The iteration is repeated with a 4x larger scale if it overshot (a scale
@@ -326,7 +326,7 @@ def polar_tail(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, *, steps, lo
     want = auto and extend > 0
     lanczos = _tail_lanczos(A, Q, generator, LANCZOS_STEPS if auto else 12, vectors=want)
     theta, weights = lanczos[:2]
-    dk = choose_extension(theta, weights, extend) if want and theta[-1] > 0 else 0
+    dk = choose_extension(theta, weights, extend) if want else 0
     if dk:
         Q, QtX, Y, A = _extend_head(X, Q, QtX, Y, A, lanczos[2], dk)
         theta, weights = _tail_lanczos(A, Q, generator, LANCZOS_STEPS)
@@ -459,7 +459,7 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int |
     ``sketch`` (k) directions deflated by the range finder with ``power_iters`` (q) (2 k (q + 1)
     products by X or X^T), then ``steps`` (T) quintic steps on the tail designed for [``lower``, UPPER],
     or ``"auto"``: 9 to 15 m x m x n products, as many as the tail needs (:func:`choose_design`;
-    :data:`product_counts` records them), after deflating ``extend`` more directions where that
+    :data:`product_counts` records them), after deflating up to ``extend`` more directions where that
     saves products (:func:`choose_extension`; :data:`extension_counts`); 3 T products in
     ``dtype`` for T quintic steps, see :func:`work_dtype`. When k >= m the exact
     singular values are used (error 0). Singular values below ``rank_rtol`` sigma_1 count as
