@@ -464,3 +464,15 @@ def test_fast_parts_select_the_cells():
     assert len(fast.cells({**cfg, "parts": list(fast.PARTS)})) > len(cells)
     with pytest.raises(ValueError, match="unknown"):
         fast.cells({**cfg, "parts": ["speed", "sped"]})
+
+
+def test_provenance_records_the_allocator_trim_setting(monkeypatch):
+    """The resident peak memory depends on glibc's trim threshold (Dask workers set it): each row
+    says which one it ran under."""
+    from edlrr_bench.provenance import provenance
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    assert provenance()["malloc_trim_threshold"] == "65536"
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    assert provenance()["malloc_trim_threshold"] == "glibc default"
+    assert "malloc_trim_threshold" in PROVENANCE_COLUMNS
