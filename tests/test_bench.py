@@ -334,6 +334,7 @@ def test_experiment_quick_end_to_end(tmp_path, experiment):
         assert speed[speed.method == "fast"].svdvals_paired_seconds.notna().all()
         assert speed[speed.method == "fast-rational"].svdvals_paired_seconds.isna().all()
         assert "paired speed-up" in report
+        assert df.malloc_trim_threshold.notna().all()  # the allocator setting the memory ran under
         assert (df[df.param_part == "crossover"][["seconds_svdvals", "seconds_dense", "seconds_lanczos"]] > 0).all().all()
 
 
@@ -476,3 +477,13 @@ def test_provenance_records_the_allocator_trim_setting(monkeypatch):
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
     assert provenance()["malloc_trim_threshold"] == "glibc default"
     assert "malloc_trim_threshold" in PROVENANCE_COLUMNS
+
+
+def test_memory_claims_name_the_trim_setting_of_their_rows():
+    from edlrr_bench.experiments.fast import _trim_setting
+
+    d = pd.DataFrame({"dataset_n": [4096, 4096, 2048], "method": ["fast", "svdvals", "fast"],
+                      "malloc_trim_threshold": ["65536", "65536", "glibc default"]})
+    assert _trim_setting(d, "fast", 4096) == " (MALLOC_TRIM_THRESHOLD_: 65536)"
+    assert _trim_setting(d, "fast", 2048) == " (MALLOC_TRIM_THRESHOLD_: glibc default)"
+    assert _trim_setting(d.drop(columns="malloc_trim_threshold"), "fast", 4096) == " (heap trim setting not recorded)"

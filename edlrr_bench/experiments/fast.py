@@ -613,6 +613,13 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
     return "\n".join(lines), claims
 
 
+def _trim_setting(d: pd.DataFrame, method: str, n: int) -> str:
+    """The glibc trim setting the memory rows ran under (resident memory depends on it)."""
+    rows = d[(d.dataset_n == n) & d.method.isin([method, "svdvals"])]
+    seen = sorted({str(v) for v in rows.get("malloc_trim_threshold", pd.Series(dtype=object)).dropna()})
+    return f" (MALLOC_TRIM_THRESHOLD_: {', '.join(seen)})" if seen else " (heap trim setting not recorded)"
+
+
 def _speed_section(ok, cfg, plot, claims):
     d = ok[ok.param_part == "speed"]
     if d.empty:
@@ -671,7 +678,7 @@ def _speed_section(ok, cfg, plot, claims):
             claims.append({"claim": f"issue 7: extra peak memory <= {'1/4 of ' if n >= 4096 else ''}svdvals' (n = {n}){which}",
                            "paper": "(ours)",
                            "measured": "; ".join(f"{r.spectrum}: {r['extra MiB fast']:.0f} vs {r['extra MiB svdvals']:.0f} MiB"
-                                                 for _, r in g.iterrows()),
+                                                 for _, r in g.iterrows()) + _trim_setting(d, method, n),
                            "verdict": "reproduced" if mem_ok else "not reproduced"})
     cov = pre["95% CI coverage"]
     claims.append({"claim": "issue 7: 95% interval (value +- 1.96 stderr) covers the truth in >= 90% of trials",
