@@ -20,6 +20,8 @@ def _environment(frames: list[pd.DataFrame]) -> str:
     for c in PROVENANCE_COLUMNS:
         if c in df:
             vals = sorted({str(v) for v in df[c].dropna().unique()})
+            if not vals:  # (a field that rows from before it was recorded lack)
+                vals = ["(not recorded)"]
             lines.append(f"| {c} | {', '.join(vals[:6])}{' ...' if len(vals) > 6 else ''} |")
     return "\n".join(lines) + "\n"
 
