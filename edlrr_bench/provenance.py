@@ -56,6 +56,7 @@ def provenance(device: str = "cpu") -> dict:
         "hostname": platform.node(),
         # glibc's trim threshold decides how much freed heap stays resident, and so the resident
         # peak memory measured on a CPU: Dask's worker processes set it to 65536 (eager); a plain
-        # process keeps glibc's dynamic default, ~40 MiB more at 4096 x 4096 for the polar path
-        "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_", "glibc default"),
+        # process leaves it unset (glibc's dynamic default: ~40 MiB more at 4096 x 4096 for the
+        # polar path)
+        "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset"),
     }

@@ -475,7 +475,7 @@ def test_provenance_records_the_allocator_trim_setting(monkeypatch):
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     assert provenance()["malloc_trim_threshold"] == "65536"
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
-    assert provenance()["malloc_trim_threshold"] == "glibc default"
+    assert provenance()["malloc_trim_threshold"] == "unset"
     assert "malloc_trim_threshold" in PROVENANCE_COLUMNS
 
 
@@ -483,7 +483,7 @@ def test_memory_claims_name_the_trim_setting_of_their_rows():
     from edlrr_bench.experiments.fast import _trim_setting
 
     d = pd.DataFrame({"dataset_n": [4096, 4096, 2048], "method": ["fast", "svdvals", "fast"],
-                      "malloc_trim_threshold": ["65536", "65536", "glibc default"]})
+                      "malloc_trim_threshold": ["65536", "65536", "unset"]})
     assert _trim_setting(d, "fast", 4096) == " (MALLOC_TRIM_THRESHOLD_: 65536)"
-    assert _trim_setting(d, "fast", 2048) == " (MALLOC_TRIM_THRESHOLD_: glibc default)"
+    assert _trim_setting(d, "fast", 2048) == " (MALLOC_TRIM_THRESHOLD_: unset)"
     assert _trim_setting(d.drop(columns="malloc_trim_threshold"), "fast", 4096) == " (heap trim setting not recorded)"
