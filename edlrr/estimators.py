@@ -111,6 +111,13 @@ class Settings:
         (measured cosine 0.995-0.999 for the nuclear norm of full-rank matrices, 0.96-0.98 for
         gamma-nuclear and Laplace on images; ~3 extra dense products and two min(m, n)^2
         float32 matrices of memory; see :func:`edlrr.krylov.spectral_sum` and ``edlrr-bench fast``).
+    quadrature : {"extrapolated", "gauss-radau", "gauss"}
+        ``"krylov"``: the rule per probe (:func:`edlrr.krylov.bracketed_quadrature`).
+        ``"extrapolated"`` (default): the mean of the Gauss and Gauss-Radau rules extrapolated
+        from 2d/3 to d nodes (Richardson, error ~ d^-2) and clamped into their bracket (no
+        products more); ``"gauss-radau"``: their mean (the rule up to the ninth session); the
+        penalty part of ``edlrr-bench fast`` compares the two. For the rank (no bracket) all
+        three are the Gauss rule.
     polar_steps : int or "auto"
         ``"polar"``: T, quintic steps of the polar iteration (3 T min(m, n)^2 max(m, n) products),
         designed for [polar_lower, 1.05]; ``"auto"`` (default): the cheapest of five designs,
@@ -152,6 +159,7 @@ class Settings:
     power_iters: int = 1
     lanczos_steps: int = 30
     tail_gradient: str = "projected"
+    quadrature: str = "extrapolated"
     dense_below: int = 0
     nuclear_internals: str | None = None
     polar_steps: int | str = "auto"
@@ -174,6 +182,7 @@ class Settings:
         check_positive_int(self.power_iters, "power_iters", minimum=0)
         check_positive_int(self.lanczos_steps, "lanczos_steps")
         check_choice(self.tail_gradient, "tail_gradient", krylov.TAIL_GRADIENTS)
+        check_choice(self.quadrature, "quadrature", krylov.QUADRATURES)
         check_positive_int(self.dense_below, "dense_below", minimum=0)
         check_choice(self.nuclear_internals, "nuclear_internals", NUCLEAR_INTERNALS)
         if self.polar_steps != "auto":
@@ -351,7 +360,7 @@ def _krylov(S, h: krylov.SpectralFunction, settings: Settings, generator, check_
     value, stderr = krylov.spectral_sum(
         X, h, sketch=settings.sketch, power_iters=settings.power_iters, probes=settings.probes,
         lanczos_steps=settings.lanczos_steps, generator=as_generator(generator, S.device),
-        tail_gradient=settings.tail_gradient, dense_below=settings.dense_below)
+        tail_gradient=settings.tail_gradient, dense_below=settings.dense_below, quadrature=settings.quadrature)
     return (value, stderr) if return_stderr else value
 
 

@@ -14,8 +14,9 @@ With X = S (or S^T, so that A = X X^T is the smaller Gram matrix, m x m):
    control variate: the same probes estimate tr(P A P) = ||X||_F^2 - ||Q^T X||_F^2, known exactly.
 3. **Quadrature** (stochastic Lanczos quadrature, Ubaru, Chen & Saad 2017): z^T f(P A P) z ~=
    ||z||^2 e1^T f(T) e1 with T the d x d Lanczos matrix (full reorthogonalisation); for
-   sqrt-like h the mean of the Gauss and Gauss-Radau(0) rules (Golub & Meurant 2010), which
-   bracket the truth. h is evaluated at Ritz values, so no series is needed and every penalty
+   sqrt-like h the Gauss and Gauss-Radau(0) rules (Golub & Meurant 2010) bracket the truth;
+   the estimate extrapolates their mean from d' = 2d/3 to d nodes (Richardson, error ~ d^-2)
+   and clamps it into that bracket. h is evaluated at Ritz values, so no series is needed and every penalty
    works, including those whose Taylor series diverges at the singular values.
 
 Head and tail split tr f(A) by pinching (Q^T A P is dropped): exact when range(Q) is invariant
@@ -55,7 +56,7 @@ import torch
 
 from .probes import sample_probes
 
-__all__ = ["SpectralFunction", "spectral_sum", "dense_spectral_sum", "quadrature_error", "fit_rational_tail", "gauss_quadrature", "radau_matrix", "range_basis", "lanczos_basis"]
+__all__ = ["SpectralFunction", "spectral_sum", "dense_spectral_sum", "quadrature_error", "fit_rational_tail", "bracketed_quadrature", "gauss_quadrature", "radau_matrix", "range_basis", "lanczos_basis"]
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,51 @@ def gauss_quadrature(T: torch.Tensor, f, fprime, alive=None) -> torch.Tensor:
     (default: all)."""
     alive = (lambda t: torch.ones_like(t, dtype=torch.bool)) if alive is None else alive
     return _GaussQuadrature.apply(T, f, fprime, alive)
+
+
+QUADRATURES = ("gauss", "gauss-radau", "extrapolated")
+
+
+def bracketed_quadrature(T: torch.Tensor, f, fprime, alive=None, *, rule: str = "extrapolated",
+                         bracket: bool = True):
+    """Per-probe quadrature e1^T f(T) e1 (*,) and a bound on its error (*,) from T (*, d, d).
+
+    ``rule``: ``"gauss"`` (the d-node Gauss rule); ``"gauss-radau"`` the mean of the Gauss and
+    Gauss-Radau(0) rules, which bracket the truth where ``bracket`` (h a Bernstein function:
+    sqrt-like, Golub & Meurant 2010, Sec. 6.2); ``"extrapolated"``: Richardson extrapolation of
+    that mean between d' = floor(2 d / 3) and d nodes, assuming an error ~ d^-2 (what the sqrt
+    singularity of f(lambda) = h(sqrt(lambda)) at 0 gives), then clamped into the Gauss/Radau
+    bracket, so that a rule already converged (the geometric rate of a well-separated spectrum,
+    where the extrapolation overshoots) keeps the bracket's accuracy. T_{d'} is the leading
+    block of T (the Lanczos matrix after d' steps): no products, two small eigenproblems more.
+    Without a bracket (or d < 2; d' < 2 for the extrapolation) the rule falls back to Gauss (to the mean).
+
+    The value's gradient is that of the Gauss rule (the rest is a detached shift: the Radau
+    matrix depends on T_{d-1}^{-1}, whose derivative is ill-conditioned near 0). The bound is
+    the distance from the value to the farther end of the bracket (0 without one).
+    """
+    if rule not in QUADRATURES:
+        raise ValueError(f"rule must be one of {QUADRATURES}, got {rule!r}")
+    gauss = gauss_quadrature(T, f, fprime, alive)
+    d = T.shape[-1]
+    if rule == "gauss" or not bracket or d < 2:
+        return gauss, torch.zeros_like(gauss.detach())
+    Td = T.detach()
+
+    def mean_and_bracket(Tk):
+        g = gauss_quadrature(Tk, f, fprime, alive)
+        r = gauss_quadrature(radau_matrix(Tk), f, fprime, alive)
+        return 0.5 * (g + r), torch.minimum(g, r), torch.maximum(g, r)
+
+    with torch.no_grad():
+        estimate, lo, hi = mean_and_bracket(Td)
+        short = (2 * d) // 3
+        if rule == "extrapolated" and short >= 2:
+            coarse = mean_and_bracket(Td[..., :short, :short])[0]
+            extrapolated = (d * d * estimate - short * short * coarse) / (d * d - short * short)
+            estimate = torch.minimum(torch.maximum(extrapolated, lo), hi)
+        bound = torch.maximum(estimate - lo, hi - estimate)
+    return gauss + (estimate - gauss.detach()), bound
 
 
 def radau_matrix(T: torch.Tensor) -> torch.Tensor:
@@ -439,11 +485,11 @@ def _subspaces(X: torch.Tensor, sketch: int, power_iters: int, probes: int, lanc
 
 
 def quadrature_error(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_iters: int, probes: int,
-                     lanczos_steps: int, generator=None) -> torch.Tensor:
+                     lanczos_steps: int, generator=None, quadrature: str = "extrapolated") -> torch.Tensor:
     """The error of the quadrature alone (the "expansion" of h), relative to sum_i h(sigma_i), (*,).
 
     For the probes v_i of :func:`spectral_sum` (same generator: the same draws), compares the
-    quadrature sum_i e1^T f(T_i) e1 (Gauss/Gauss-Radau mean for Bernstein h, as the estimate)
+    quadrature sum_i e1^T f(T_i) e1 (the rule ``quadrature`` of :func:`bracketed_quadrature`)
     with the exact quadratic forms sum_i v_i^T f(P A P) v_i from a dense eigendecomposition: the
     probes' sampling error cancels, what is left is the function approximation. A diagnostic
     for moderate m (it forms P A P); X is (*, m, n), m <= n, float64 recommended.
@@ -459,9 +505,7 @@ def quadrature_error(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power
     f, fprime, alive = _lambda_function(h, tol[..., None])  # on Ritz values (*, N, d)
     f_dense = _lambda_function(h, tol)[0]  # on eigenvalues (*, m)
     with torch.no_grad():
-        quad = gauss_quadrature(T, f, fprime, alive)
-        if lanczos_steps >= 2 and h.bernstein:
-            quad = 0.5 * (quad + gauss_quadrature(radau_matrix(T), f, fprime, alive))
+        quad = bracketed_quadrature(T, f, fprime, alive, rule=quadrature, bracket=h.bernstein)[0]
         PX = _deflate(Q, X)
         lam, W = torch.linalg.eigh(PX @ PX.mT)
         exact = ((W.mT @ V0).square() * f_dense(lam.clamp_min(0))[..., :, None]).sum(-2)
@@ -475,7 +519,7 @@ TAIL_GRADIENTS = ("stochastic", "projected", "rational")
 
 def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_iters: int, probes: int,
                  lanczos_steps: int, generator=None, rank_rtol: float | None = None,
-                 tail_gradient: str = "projected", dense_below: int = 0):
+                 tail_gradient: str = "projected", dense_below: int = 0, quadrature: str = "extrapolated"):
     """Estimate sum_i h(sigma_i(X)) and an error estimate, both shape (*,). X is (*, m, n), m <= n.
 
     ``sketch`` (k) directions deflated by the range finder with ``power_iters`` (q), ``probes``
@@ -484,10 +528,14 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_ite
     used (error 0). ``rank_rtol``: singular values below rank_rtol * sigma_1 count as zeros
     (default max(m, n) * eps, as :func:`torch.linalg.matrix_rank`).
 
+    ``quadrature``: the rule per probe (:func:`bracketed_quadrature`): ``"extrapolated"``
+    (default), ``"gauss-radau"`` (the rule before the tenth session) or ``"gauss"``.
+
     The error estimate combines the standard error of the plain Hutchinson mean over the probes
-    (an upper bound on that of the control-variate mean returned as the value) and half the gap
-    between the Gauss and Gauss-Radau rules (the quadrature's bracket for sqrt-like h); it does
-    not see the pinching bias (``edlrr-bench fast`` measures its coverage).
+    (an upper bound on that of the control-variate mean returned as the value) and the
+    quadrature's error bound (the distance to the farther end of the Gauss/Gauss-Radau bracket
+    for sqrt-like h); it does not see the pinching bias (``edlrr-bench fast`` measures its
+    coverage).
 
     ``tail_gradient`` (the value is the same either way): ``"stochastic"`` differentiates the
     tail's estimate (unbiased, but a rank-(N d) matrix plus a multiple of the tail X_t = P X:
@@ -504,6 +552,8 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_ite
     """
     if tail_gradient not in TAIL_GRADIENTS:
         raise ValueError(f"tail_gradient must be one of {TAIL_GRADIENTS}, got {tail_gradient!r}")
+    if quadrature not in QUADRATURES:
+        raise ValueError(f"quadrature must be one of {QUADRATURES}, got {quadrature!r}")
     m, n = X.shape[-2:]
     if m > n:
         raise ValueError(f"spectral_sum expects m <= n (work on the smaller Gram side), got {m} x {n}")
@@ -543,15 +593,9 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_ite
     tol = rank_rtol * top
     f, fprime, alive = _lambda_function(h, tol[..., None, None])
     dim = m - sketch
-    gauss = gauss_quadrature(T, f, fprime, alive)  # (*, N)
-    if lanczos_steps >= 2 and h.bernstein:  # mean of Gauss and Gauss-Radau(0): same cost, less bias
-        # the correction is a detached shift: the gradient stays that of the Gauss rule (the
-        # Radau matrix depends on T_{d-1}^{-1}, whose derivative is ill-conditioned near 0)
-        radau = gauss_quadrature(radau_matrix(T.detach()), f, fprime, alive)
-        samples = dim * (gauss + 0.5 * (radau - gauss.detach()))
-        half_gap = dim * 0.5 * (gauss - radau).detach().abs().mean(-1)
-    else:
-        samples, half_gap = dim * gauss, torch.zeros_like(gauss[..., 0]).detach()
+    # (*, N): the quadrature of each probe (its gradient that of the Gauss rule) and its error bound
+    per_probe, bound = bracketed_quadrature(T, f, fprime, alive, rule=quadrature, bracket=h.bernstein)
+    samples, quad_bound = dim * per_probe, dim * bound.mean(-1)
     # Control variate: the same probes estimate tr(P A P) = ||X||_F^2 - ||Q^T X||_F^2, which
     # is known exactly (no products); subtract the fitted multiple of their error. Skipped where
     # the tail is below the rank tolerance or the rounding of that difference (nothing to fit).
@@ -585,7 +629,7 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_ite
         if rational is not None:
             tail = tail + zero  # its gradient: sum_p beta_p (I + c_p A_t)^{-1} X_t
     if probes > 1:
-        stderr = (samples.detach().var(-1) / probes + half_gap.square()).sqrt()
+        stderr = (samples.detach().var(-1) / probes + quad_bound.square()).sqrt()
     else:
         stderr = torch.full_like(tail.detach(), math.nan)
     return value + tail, stderr

@@ -228,6 +228,7 @@ def test_lanczos_basis_is_orthonormal_and_tridiagonalises():
     (dict(preset="fast", lanczos_steps=0), "lanczos_steps must be"),
     (dict(preset="fast", tail_gradient="exact"), "tail_gradient must be"),
     (dict(preset="fast", dense_below=-1), "dense_below must be"),
+    (dict(preset="fast", quadrature="simpson"), "quadrature must be"),
 ])
 def test_bad_krylov_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -449,3 +450,88 @@ def test_float32_tail_trace_is_accurate_on_a_million_entries():
     err = {dtype: np.median([abs(float(edlrr.nuclear_norm(S.to(dtype), **FAST, generator=s)) - truth) / truth
                              for s in range(4)]) for dtype in (torch.float64, torch.float32)}
     assert err[torch.float32] <= 2 * err[torch.float64] + 1e-4, err
+
+
+# --- the quadrature rule (quadrature="extrapolated", the default) ---------------------------
+
+def _lanczos_matrix(X, d, seed):
+    v = torch.randn(X.shape[0], 1, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    v = v / v.norm()
+    _, XtV = krylov.lanczos_basis(X, v, d)
+    lam, U = torch.linalg.eigh(X @ X.T)
+    return XtV.T @ XtV, lam.clamp_min(0), (U.T @ v).square().squeeze()
+
+
+@pytest.mark.parametrize("spectrum", ["power", "flat", "geometric"])
+@pytest.mark.parametrize("d", [3, 9, 16])
+def test_extrapolated_quadrature_stays_in_the_bracket_and_its_bound_holds(spectrum, d):
+    """For sqrt (a Bernstein function) the truth z^T sqrt(A) z lies between the Gauss-Radau and
+    Gauss rules: the extrapolated value stays in that bracket, its bound covers the truth, and
+    "gauss-radau" is their mean with half their gap as bound."""
+    f, fp = (lambda x: x.clamp_min(0).sqrt()), (lambda x: 0.5 / x.clamp_min(1e-300).sqrt())
+    for seed in range(3):
+        T, lam, w = _lanczos_matrix(_mat(spectrum).T, d, seed)
+        truth = float(w @ lam.sqrt())
+        gauss = float(krylov.gauss_quadrature(T, f, fp))
+        radau = float(krylov.gauss_quadrature(krylov.radau_matrix(T), f, fp))
+        value, bound = (float(t) for t in krylov.bracketed_quadrature(T, f, fp))
+        tiny = 1e-13 * truth
+        assert min(gauss, radau) - tiny <= value <= max(gauss, radau) + tiny
+        assert abs(value - truth) <= float(bound) + tiny
+        mean, half = (float(t) for t in krylov.bracketed_quadrature(T, f, fp, rule="gauss-radau"))
+        assert mean == pytest.approx(0.5 * (gauss + radau), rel=1e-14)
+        assert half == pytest.approx(0.5 * abs(gauss - radau), abs=tiny)
+        plain, zero = krylov.bracketed_quadrature(T, f, fp, rule="gauss")
+        assert float(plain) == gauss and float(zero) == 0.0
+        assert float(krylov.bracketed_quadrature(T, f, fp, bracket=False)[0]) == gauss
+
+
+def test_extrapolated_quadrature_has_the_gradient_of_the_gauss_rule():
+    f, fp = (lambda x: x.clamp_min(0).sqrt()), (lambda x: 0.5 / x.clamp_min(1e-300).sqrt())
+    T = _lanczos_matrix(_mat("power").T, 12, 0)[0]
+    grads = []
+    for fn in (lambda t: krylov.bracketed_quadrature(t, f, fp)[0], lambda t: krylov.gauss_quadrature(t, f, fp)):
+        t = T.clone().requires_grad_()
+        fn(t).backward()
+        grads.append(t.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="rule must be"):
+        krylov.bracketed_quadrature(T, f, fp, rule="simpson")
+
+
+@pytest.mark.parametrize("name", ["gamma_nuclear", "laplace", "nuclear"])
+def test_extrapolated_quadrature_beats_the_mean_of_gauss_and_radau(name):
+    """Where the singular values reach 0 with a positive density (a square Gaussian matrix, the
+    case of the completion images' tails) the mean's error falls only like d^-2: the
+    extrapolation cuts it by 4x or more (measured 4.8-34x); on a fast-converging spectrum (flat,
+    geometric rate, where the raw extrapolation overshoots) the clamp keeps it no worse. The
+    errors are those of the quadrature alone, against the probes' exact quadratic forms."""
+    h = edlrr.estimators.spectral_function(edlrr.penalty(name))
+    G = torch.randn(300, 300, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    kw = dict(sketch=16, power_iters=1, probes=8, generator=0)
+    for d in (10, 20):
+        mean = float(krylov.quadrature_error(G, h, lanczos_steps=d, quadrature="gauss-radau", **kw))
+        extrapolated = float(krylov.quadrature_error(G, h, lanczos_steps=d, **kw))
+        assert extrapolated < mean / 4, (d, extrapolated, mean)
+    F = _mat("flat").T
+    mean = float(krylov.quadrature_error(F, h, lanczos_steps=8, quadrature="gauss-radau", **kw))
+    extrapolated = float(krylov.quadrature_error(F, h, lanczos_steps=8, **kw))
+    assert extrapolated <= mean, (extrapolated, mean)
+
+
+def test_quadrature_option_changes_the_value_not_the_products_or_the_gradient():
+    """Same probes: the rules differ in value by about the quadrature error, and the gradient
+    (projected tail, Gauss-rule constants) does not depend on the rule."""
+    S0 = torch.randn(300, 320, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    out = {}
+    for rule in krylov.QUADRATURES:
+        S = S0.clone().requires_grad_()
+        v = edlrr.lrr(S, "laplace", **FAST, quadrature=rule, sketch=16, probes=8, lanczos_steps=10, generator=3)
+        v.backward()
+        out[rule] = (float(v), S.grad)
+    truth = float(edlrr.exact.lrr(S0, edlrr.penalty("laplace")))
+    assert out["extrapolated"][0] != out["gauss-radau"][0]
+    for rule in krylov.QUADRATURES:
+        assert abs(out[rule][0] / truth - 1) < 0.05, (rule, out[rule][0], truth)
+        torch.testing.assert_close(out[rule][1], out["gauss"][1])
+    assert edlrr.PRESETS["fast"].quadrature == "extrapolated"

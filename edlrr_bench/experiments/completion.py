@@ -23,6 +23,7 @@ from ._common import record_metrics, solver_for
 NAME = "completion"
 VERSION = 2  # 2: the fast preset's tail gradient is "projected"
 FAST_VERSION = 4  # cells of the fast preset; 3: it computes min(m, n) <= 640 densely; 4: float64 cut there
+LANCZOS_VERSION = 5  # cells of its Lanczos path (dense_below=0, the nuclear norm not by the polar iteration); 5: quadrature="extrapolated" (FAST_VERSION before)
 POLAR_VERSION = 7  # cells of its polar iteration (nuclear_internals="polar"); 5: polar_steps="auto"; 6: its cubic-step designs; 7: polar_extend
 
 # label -> (solver, solver parameters, column of EDLRR Table 1 or None)
@@ -94,8 +95,10 @@ def cells(cfg: dict) -> list[Cell]:
                     continue  # the paper's estimator is slow on a CPU: the preset may run it on fewer masks
                 # the fast estimator keeps its own settings: it takes the overrides of "edlrr-fast"
                 params = {**params, **cfg.get("overrides", {}).get("edlrr-fast" if fast else solver, {})}
-                polar = params.get("estimator_options", {}).get("nuclear_internals") == "polar"
-                version = POLAR_VERSION if polar else FAST_VERSION if fast else VERSION
+                options = params.get("estimator_options", {})
+                polar = options.get("nuclear_internals") == "polar"
+                lanczos = fast and not polar and options.get("dense_below") == 0
+                version = POLAR_VERSION if polar else LANCZOS_VERSION if lanczos else FAST_VERSION if fast else VERSION
                 for rep in range(cfg["reps"]):
                     out.append(Cell(NAME, label, {**ds, "seed": rep}, {"solver": solver, **params}, rep=rep,
                                     version=version))

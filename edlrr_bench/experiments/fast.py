@@ -58,11 +58,13 @@ from ._common import lanczos_options
 
 NAME = "fast"
 VERSION = 11  # 11: polar_extend (the tail's top Ritz directions deflated where that saves products), svdvals timed again in the cells of `paired` methods; 10: auto's designs with cubic steps (9-15 products); 9: polar_steps="auto" (3-5 steps chosen from the Lanczos quadrature); 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside); 6: the preset's nuclear norm by the polar iteration; 7: its backward in one array, float8 kept iterate; 8: a Y kept in the float32 accumulator (bfloat16 a I + B lost ~1%)
+# speed cells of the methods that estimate the nuclear norm on the Lanczos path (not the polar iteration)
+SPEED_LANCZOS_VERSION = 12  # 12: quadrature="extrapolated" (VERSION before)
 # parts on matrices the preset computes densely (min(m, n) <= dense_below)
-SMALL_VERSION = 6  # 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
-XTRACE_VERSION = 5  # 5: gradient cosine against the exact (minimal-norm) gradient recorded
-DTYPE_VERSION = 8  # 8: polar_extend; 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3-7: the preset's polar iteration
-PENALTY_VERSION = 7  # 7: gradient cosine recorded; the Lanczos path with the rational tail gradient added
+SMALL_VERSION = 7  # 7: quadrature="extrapolated" on the Lanczos path; 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
+XTRACE_VERSION = 6  # 6: quadrature="extrapolated"; 5: gradient cosine against the exact (minimal-norm) gradient recorded
+DTYPE_VERSION = 9  # 9: quadrature="extrapolated" on the Lanczos path; 8: polar_extend; 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3-7: the preset's polar iteration
+PENALTY_VERSION = 8  # 8: quadrature="extrapolated", the Gauss/Radau mean beside it; 7: gradient cosine recorded; the Lanczos path with the rational tail gradient added
 SCHATTEN_P = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}  # the XTrace functionals but the rank
 LANCZOS = {"dense_below": 0}  # the preset's Lanczos estimator at every size (see lanczos_options)
 KRYLOV_NUCLEAR = {"nuclear_internals": None}  # the nuclear norm by the Lanczos estimator, not the polar iteration
@@ -219,7 +221,8 @@ def cells(cfg: dict) -> list[Cell]:
                     params = {"part": "speed", "options": FAST_VARIANTS[label], "seeds": sp["seeds"], "memory": "call"}
                     if label in sp.get("paired", ()):  # svdvals timed again in the cell, after the seeds
                         params["paired"] = True
-                    out.append(Cell(NAME, label, ds, params, version=VERSION))
+                    lanczos = FAST_VARIANTS[label].get("nuclear_internals", "polar") is None
+                    out.append(Cell(NAME, label, ds, params, version=SPEED_LANCZOS_VERSION if lanczos else VERSION))
     xt = cfg.get("xtrace")
     if xt:
         for spectrum in xt["spectra"]:
@@ -274,6 +277,7 @@ def cells(cfg: dict) -> list[Cell]:
             ds = {"name": "image_matrix", "image": image, "size": pe["size"]}
             for name, gamma in pe["penalties"]:
                 for label, kw in (("fast", {"preset": "fast"}), ("fast-lanczos", {"preset": "fast", **LANCZOS}),
+                                  ("fast-lanczos gauss-radau", {"preset": "fast", "quadrature": "gauss-radau", **LANCZOS}),
                                   ("fast-lanczos rational", {"preset": "fast", "tail_gradient": "rational", **LANCZOS}),
                                   ("paper taylor", {"expansion": "taylor", "on_series_error": "ignore"}),
                                   ("paper laguerre", {"expansion": "laguerre", "on_series_error": "ignore"})):
@@ -565,7 +569,8 @@ def _run_penalty(cell, device):
         # channels: the largest relative error of the three
         quad = [float(edlrr.krylov.quadrature_error(
             S, edlrr.estimators.spectral_function(h), sketch=st.sketch, power_iters=st.power_iters,
-            probes=st.probes, lanczos_steps=st.lanczos_steps, generator=torch.Generator().manual_seed(s)).max())
+            probes=st.probes, lanczos_steps=st.lanczos_steps, generator=torch.Generator().manual_seed(s),
+            quadrature=st.quadrature).max())
             for s in range(cell.params["seeds"])]
         out.update(expansion_relerr_median=float(np.median(quad)), expansion_relerr_max=float(np.max(quad)))
     return out
@@ -590,7 +595,7 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
     ok = df[df.status == "ok"].copy()
     lines = ["## fast: the fast estimator against exact SVD-autograd and the paper (beyond the paper)", "",
              "`preset=\"fast\"`: deflated stochastic Lanczos quadrature (`edlrr.krylov`: k = 64 directions "
-             "deflated after one power iteration, N = 8 sphere probes x d = 30 Lanczos steps on the rest (mean of Gauss and Gauss-Radau rules), "
+             "deflated after one power iteration, N = 8 sphere probes x d = 30 Lanczos steps on the rest (the mean of the Gauss and Gauss-Radau rules extrapolated from 20 to 30 nodes, clamped into their bracket: `quadrature=\"extrapolated\"`), "
              f"a control variate from the exact Frobenius norm); matrices with min(m, n) <= "
              f"{edlrr.PRESETS['fast'].dense_below} it computes densely "
              "(eigenvalues of the float64 Gram matrix), `dense_below=0` keeps the Lanczos path. Times are forward + backward, measured in one "

@@ -25,6 +25,7 @@ from ..sweep import Cell
 
 NAME = "theory"
 VERSION = 1
+FAST_VERSION = 2  # the design sweep's "fast" variant (edlrr.krylov); 2: quadrature="extrapolated"
 METHOD = "edlrr"
 
 
@@ -61,7 +62,7 @@ def cells(cfg: dict) -> list[Cell]:
                     if change.get("internals") == "released" and p not in (1, 2, 3, 0):
                         continue
                     out.append(Cell(NAME, METHOD, ds, {**base, **change, "sweep": "design", "variant": label},
-                                    version=VERSION))
+                                    version=FAST_VERSION if label == "fast" else VERSION))
     return out
 
 
