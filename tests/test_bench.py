@@ -488,3 +488,19 @@ def test_memory_claims_name_the_trim_setting_of_their_rows():
     assert _trim_setting(d, "fast", 4096) == " (MALLOC_TRIM_THRESHOLD_: 65536)"
     assert _trim_setting(d, "fast", 2048) == " (MALLOC_TRIM_THRESHOLD_: unset)"
     assert _trim_setting(d.drop(columns="malloc_trim_threshold"), "fast", 4096) == " (heap trim setting not recorded)"
+
+
+def test_penalty_part_compares_the_quadrature_rules(tmp_path):
+    """The penalty part runs the Lanczos path with the default rule and with the plain
+    Gauss/Radau mean on the same probes, and the report sets their quadrature errors side by side."""
+    cfg = tmp_path / "penalty.toml"
+    cfg.write_text('[fast]\nparts = ["penalty"]\n[fast.penalty]\nimages = ["astronaut"]\nsize = 96\nseeds = 2\n'
+                   'penalties = [["gamma_nuclear", 1.0]]\n')
+    out = tmp_path / "out"
+    assert cli.main(["fast", "--out", str(out), "--config", str(cfg), "--no-progress"]) == 0
+    df = pd.read_csv(out / "fast.csv").set_index("method")
+    assert {"fast-lanczos", "fast-lanczos gauss-radau"} <= set(df.index)
+    ext, mean = df.loc["fast-lanczos", "expansion_relerr_max"], df.loc["fast-lanczos gauss-radau", "expansion_relerr_max"]
+    assert 0 < ext < mean, (ext, mean)
+    report = (out / "REPORT.md").read_text()
+    assert "gauss-radau" in report and "The extrapolation divides the quadrature's error" in report
