@@ -488,6 +488,9 @@ def test_memory_claims_name_the_trim_setting_of_their_rows():
     assert _trim_setting(d, "fast", 4096) == " (MALLOC_TRIM_THRESHOLD_: 65536)"
     assert _trim_setting(d, "fast", 2048) == " (MALLOC_TRIM_THRESHOLD_: unset)"
     assert _trim_setting(d.drop(columns="malloc_trim_threshold"), "fast", 4096) == " (heap trim setting not recorded)"
+    mixed = pd.DataFrame({"dataset_n": [4096, 4096], "method": ["fast", "svdvals"],
+                          "malloc_trim_threshold": [65536.0, float("nan")]})  # as read back from a CSV
+    assert _trim_setting(mixed, "fast", 4096) == " (MALLOC_TRIM_THRESHOLD_: 65536 for fast; not recorded for svdvals)"
 
 
 def test_penalty_part_compares_the_quadrature_rules(tmp_path):

@@ -621,8 +621,21 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
 def _trim_setting(d: pd.DataFrame, method: str, n: int) -> str:
     """The glibc trim setting the memory rows ran under (resident memory depends on it)."""
     rows = d[(d.dataset_n == n) & d.method.isin([method, "svdvals"])]
-    seen = sorted({str(v) for v in rows.get("malloc_trim_threshold", pd.Series(dtype=object)).dropna()})
-    return f" (MALLOC_TRIM_THRESHOLD_: {', '.join(seen)})" if seen else " (heap trim setting not recorded)"
+    column = rows["malloc_trim_threshold"] if "malloc_trim_threshold" in rows else pd.Series(None, index=rows.index)
+
+    def text(v):  # a CSV read back holds 65536 as 65536.0, "unset" as a string, NaN where not recorded
+        if pd.isna(v):
+            return "not recorded"
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+    per_method = {m: ", ".join(sorted({text(v) for v in column[rows.method == m]}))
+                  for m in (method, "svdvals") if (rows.method == m).any()}
+    settings = set(per_method.values())
+    if settings <= {"not recorded"}:
+        return " (heap trim setting not recorded)"
+    if len(settings) == 1:
+        return f" (MALLOC_TRIM_THRESHOLD_: {settings.pop()})"
+    return " (MALLOC_TRIM_THRESHOLD_: " + "; ".join(f"{v} for {m}" for m, v in per_method.items()) + ")"
 
 
 def _speed_section(ok, cfg, plot, claims):
