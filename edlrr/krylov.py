@@ -56,7 +56,7 @@ import torch
 
 from .probes import sample_probes
 
-__all__ = ["SpectralFunction", "spectral_sum", "dense_spectral_sum", "quadrature_error", "fit_rational_tail", "bracketed_quadrature", "gauss_quadrature", "radau_matrix", "range_basis", "lanczos_basis"]
+__all__ = ["SpectralFunction", "spectral_sum", "dense_spectral_sum", "quadrature_error", "pinching_error", "fit_rational_tail", "bracketed_quadrature", "gauss_quadrature", "radau_matrix", "range_basis", "lanczos_basis"]
 
 
 @dataclass(frozen=True)
@@ -512,6 +512,27 @@ def quadrature_error(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power
         live = sv > tol
         total = torch.where(live, h.value(sv), torch.zeros_like(sv)).sum(-1)
         return (m - Q.shape[-1]) * (quad - exact).mean(-1).abs() / total.abs()
+
+
+def pinching_error(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_iters: int, probes: int,
+                   lanczos_steps: int, generator=None) -> torch.Tensor:
+    """The signed relative bias of the head/tail split alone, (*,): for the head basis Q that
+    :func:`spectral_sum` draws with this generator, (sum h(sigma(Q^T X)) + tr f(P A P)) / sum h(sigma(X)) - 1
+    with both parts exact (dense). Dropping Q^T A P raises the sum for concave h (positive) and
+    lowers it for convex h; no probe or quadrature error enters. A diagnostic for moderate m
+    (it forms P A P); X is (*, m, n), m <= n, float64 recommended."""
+    X = X.detach()
+    rank_rtol = max(X.shape[-2:]) * torch.finfo(X.dtype).eps
+    Q = _subspaces(X, sketch, power_iters, probes, lanczos_steps, generator)[0]
+    sv = torch.linalg.svdvals(X)
+    tol = rank_rtol * sv[..., :1]
+    f = _lambda_function(h, tol)[0]
+    with torch.no_grad():
+        head = f(torch.linalg.svdvals(Q.mT @ X).square()).sum(-1)
+        PX = _deflate(Q, X)
+        tail = f(torch.linalg.eigvalsh(PX @ PX.mT)).sum(-1)
+        total = f(sv.square()).sum(-1)
+        return (head + tail) / total - 1
 
 
 TAIL_GRADIENTS = ("stochastic", "projected", "rational")

@@ -535,3 +535,24 @@ def test_quadrature_option_changes_the_value_not_the_products_or_the_gradient():
         assert abs(out[rule][0] / truth - 1) < 0.05, (rule, out[rule][0], truth)
         torch.testing.assert_close(out[rule][1], out["gauss"][1])
     assert edlrr.PRESETS["fast"].quadrature == "extrapolated"
+
+
+def test_pinching_error_vanishes_on_an_invariant_head_and_has_the_sign_of_the_curvature():
+    """Exactly rank r <= k: range(Q) is invariant, nothing is dropped. On a full-rank spectrum
+    dropping Q^T A P raises sum h for concave h (nuclear, gamma-nuclear) and lowers it for convex
+    h (sigma^3); Schatten-2 (f(lambda) = lambda, linear) has none."""
+    kw = dict(sketch=16, power_iters=0, probes=4, lanczos_steps=5, generator=0)
+    low = matrix_with_spectrum(120, 150, torch.where(torch.arange(120) < 10, 1.0, 0.0).double(), seed=1)
+    fn = {name: edlrr.estimators.spectral_function(edlrr.penalty(name)) for name in ("nuclear", "gamma_nuclear")}
+    fn["cube"] = edlrr.estimators.spectral_function(edlrr.penalty("schatten", p=3.0))
+    fn["square"] = edlrr.estimators.spectral_function(edlrr.penalty("schatten", p=2.0))
+    for h in fn.values():
+        assert abs(float(krylov.pinching_error(low, h, **kw))) < 1e-12
+    S = _mat("power").T
+    assert float(krylov.pinching_error(S, fn["nuclear"], **kw)) > 1e-4
+    assert float(krylov.pinching_error(S, fn["gamma_nuclear"], **kw)) > 1e-4
+    assert float(krylov.pinching_error(S, fn["cube"], **kw)) < -1e-6
+    assert abs(float(krylov.pinching_error(S, fn["square"], **kw))) < 1e-12
+    # more power iterations, a better head, less bias
+    assert float(krylov.pinching_error(S, fn["nuclear"], **{**kw, "power_iters": 2})) < \
+        float(krylov.pinching_error(S, fn["nuclear"], **kw))
