@@ -150,16 +150,21 @@ def test_low_rank_within_the_sketch_is_exact():
     assert se == 0.0
 
 
-def test_zero_and_repeated_singular_values_give_finite_results():
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])  # "auto" picks either, by the machine
+def test_zero_and_repeated_singular_values_give_finite_results(dtype):
     Z = torch.zeros(150, 200, dtype=torch.float64)
-    v, se, g = estimate(Z)
+    v, se, g = estimate(Z, polar_dtype=dtype)
     assert v == 0.0 and torch.count_nonzero(g) == 0
     S = spectrum_matrix([1.0] * 120 + [0.0] * 30, 150, 200, seed=5)  # repeated ones and exact zeros
     truth, _ = exact(S)
-    v, se, g = estimate(S, sketch=8)
+    polar.product_counts.clear()
+    v, se, g = estimate(S, sketch=8, polar_dtype=dtype)
     assert torch.isfinite(g).all()
-    # every singular value sits where the composition is e_T = 1.5% off: the bound's worst case
-    assert abs(v - truth) / truth < 2e-2 and abs(v - truth) <= 1.96 * se
+    # every singular value sits at one point of the composition, so the value is off by up to the
+    # design's e_T, the bound's worst case: auto takes the 9-product design here (e_T = 0.041;
+    # measured 3.8% in float32, 2.0% where bfloat16's rounding moves the point)
+    assert dict(polar.product_counts) == {9: 1}
+    assert abs(v - truth) / truth < 0.041 + 1e-3 and abs(v - truth) <= 1.96 * se
     assert cosine(g, minimal_norm_gradient(S)) >= 0.99
 
 
