@@ -1,8 +1,9 @@
 """``edlrr-bench``: the suite's command-line program (also ``python -m edlrr_bench``).
 
 One subcommand per experiment, ``run`` for all of them, ``report`` to rebuild the report from
-stored cells. Results go to ``--out`` (default ``results/scratch``, git-ignored): per experiment
-a folder of cell records, a CSV and PNGs, plus ``REPORT.md`` and ``config.resolved.toml``.
+stored cells, ``restore`` to put the stored cells back from the CSVs (on a fresh clone).
+Results go to ``--out`` (default ``results/scratch``, git-ignored): per experiment a folder
+of cell records, a CSV and PNGs, plus ``REPORT.md`` and ``config.resolved.toml``.
 The exit code is the number of failed cells (capped at 100); 0 means every cell succeeded.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ import tomli_w
 
 from .report import write_report
 from .sweep import CellStore, atomic_write_text, run_sweeps
-from .table import load_table, write_table
+from .table import load_table, restore_store, write_table
 
 EXPERIMENTS = ["theory", "completion", "recovery", "ratings", "video", "denoise", "fast"]
 """Experiments in the order ``run`` executes them in-process (and the report's order)."""
@@ -119,7 +120,24 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, parents=[common], help=(mod.__doc__ or name).strip().splitlines()[0])
     sub.add_parser("report", parents=[common], help="rebuild REPORT.md, CSVs and plots from the stored cells "
                                                     "of this preset/config (other stored cells are left out)")
+    sub.add_parser("restore", parents=[common], help="put back the stored cells of this preset/config from the "
+                                                     "CSVs in --out (a fresh clone of committed results), so that a "
+                                                     "re-run computes only the cells those tables lack")
     return parser
+
+
+def restore(names: list[str], cfg: dict, out: Path) -> int:
+    """``edlrr-bench restore``: :func:`~edlrr_bench.table.restore_store` for every experiment of
+    the configuration that has a CSV in ``out``; prints what it did. Writes no CSV or report."""
+    for name in names:
+        if name not in cfg or not (out / f"{name}.csv").is_file():
+            print(f"  {name:11s} no {name}.csv in {out}: nothing to restore")
+            continue
+        cells = importlib.import_module(f"edlrr_bench.experiments.{name}").cells(cfg[name])
+        c = restore_store(out, name, cells)
+        print(f"  {name:11s} cells {len(cells):5d}  restored {c['restored']:5d}  already stored {c['already']:5d}  "
+              f"without a row (will run) {c['missing']:5d}  rows of other versions/configs left out {c['stale']:5d}")
+    return 0
 
 
 def write_csv(out: Path, name: str, cells) -> None:
@@ -149,6 +167,9 @@ def main(argv=None) -> int:
     if args.workers < 1 or args.threads < 1:
         raise SystemExit("edlrr-bench: --workers and --threads must be >= 1")
     cfg = resolve_config(args.preset, args.config, args)
+    if args.command == "restore":
+        print(f"edlrr-bench restore (preset {args.preset}) from the CSVs in {args.out}")
+        return restore(EXPERIMENTS, cfg, args.out)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "config.resolved.toml", tomli_w.dumps(cfg))
     names = EXPERIMENTS if args.command in ("run", "report") else [args.command]

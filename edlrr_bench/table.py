@@ -51,3 +51,66 @@ def load_table(root: Path, experiment: str, keys=None) -> pd.DataFrame:
 def write_table(df: pd.DataFrame, path: Path) -> Path:
     atomic_write_text(Path(path), df.to_csv(index=False))
     return Path(path)
+
+
+def _plain(value):
+    """A value read back from the CSV as a plain Python value (None where the cell was empty)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def row_to_record(row: dict, cell, source: str) -> dict:
+    """The inverse of :func:`record_to_row` for one row of a long table: the cell record the row
+    was made from, with ``cell`` (a :class:`~edlrr_bench.sweep.Cell` whose key is the row's) as
+    its identity. Metrics left empty in the row are left out; lists and dicts, which the table
+    never held, and the traceback of a failed cell are not recovered. ``source`` names the CSV
+    (kept as ``restored_from``)."""
+    row = {k: _plain(v) for k, v in row.items()}
+    skip = set(BASE_COLUMNS) | set(RUN_COLUMNS) | set(PROVENANCE_COLUMNS)
+    metrics = {k: v for k, v in row.items()
+               if k not in skip and not k.startswith(("dataset_", "param_")) and v is not None}
+    return {
+        "cell": cell.identity(), "key": row["key"], "seed": row["seed"], "status": row["status"],
+        "error": row["error"], "metrics": metrics, **{k: row.get(k) for k in RUN_COLUMNS},
+        "provenance": {k: row.get(k) for k in PROVENANCE_COLUMNS}, "restored_from": source,
+    }
+
+
+def restore_store(root: Path, experiment: str, cells, csv_path: Path | None = None) -> dict:
+    """Rebuild the cell records of ``cells`` (this configuration and code version) from the
+    experiment's long table ``<root>/<experiment>.csv``, for cells not yet stored.
+
+    The records stay out of git (``results/**/cells/``), the CSVs are committed: on a fresh
+    clone this puts back what the committed table holds, so that a re-run computes only the
+    cells whose key is not in it (a changed configuration or code version) and ``report``
+    rebuilds from the same rows. A row is matched by its ``key``, the hash of the whole cell
+    identity including the version, so rows of older versions or other configurations are left
+    out, never relabelled. Returns the counts ``restored``, ``already`` (stored before),
+    ``stale`` (rows of no cell of ``cells``) and ``missing`` (cells with no row: they will run).
+    """
+    store = CellStore(root, experiment)
+    path = Path(csv_path) if csv_path is not None else Path(root) / f"{experiment}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"no table to restore {experiment!r} from: {path} does not exist")
+    # nullable dtypes keep integer columns with empty cells as integers (3, not 3.0)
+    df = pd.read_csv(path, dtype_backend="numpy_nullable", low_memory=False)
+    by_key = {c.key: c for c in cells}
+    counts = {"restored": 0, "already": 0, "stale": 0, "missing": 0}
+    seen = set()
+    for row in df.to_dict("records"):
+        cell = by_key.get(row["key"])
+        if cell is None:
+            counts["stale"] += 1
+            continue
+        if int(row["seed"]) != cell.seed:
+            raise ValueError(f"{path}: the row of cell {cell.key} records seed {row['seed']}, "
+                             f"but that cell's seed is {cell.seed}: the table does not come from this code")
+        seen.add(cell.key)
+        if store.get(cell) is not None:
+            counts["already"] += 1
+            continue
+        store.put(row_to_record(row, cell, str(path.name)))
+        counts["restored"] += 1
+    counts["missing"] = len(set(by_key) - seen)
+    return counts

@@ -508,3 +508,70 @@ def test_penalty_part_compares_the_quadrature_rules(tmp_path):
     assert df.loc["fast-lanczos", "pinching_relerr_median"] > 0  # concave h: the split raises the sum
     report = (out / "REPORT.md").read_text()
     assert "gauss-radau" in report and "The extrapolation divides the quadrature's error" in report
+
+
+def test_restore_puts_back_the_stored_cells_from_the_csv(tmp_path, tiny_config, monkeypatch):
+    """A fresh clone has the committed CSVs but no cell records: ``restore`` rebuilds them, a
+    re-run then computes nothing and writes the same table; after a version bump only the
+    cells of the new version run (the rows of the old one are left out, not relabelled)."""
+    import shutil
+
+    out = tmp_path / "out"
+    assert run(out, tiny_config) == 0
+    before = pd.read_csv(out / "theory.csv")
+    shutil.rmtree(out / "theory" / "cells")
+    assert cli.main(["restore", "--out", str(out), "--config", str(tiny_config)]) == 0
+    assert len(list((out / "theory" / "cells").glob("*.json"))) == len(before)
+    calls = []
+    real = theory_exp.run_cell
+    monkeypatch.setattr(theory_exp, "run_cell", lambda cell, device="cpu": calls.append(cell) or real(cell, device))
+    assert run(out, tiny_config) == 0 and calls == []
+    after = pd.read_csv(out / "theory.csv")
+    assert sorted(after.columns) == sorted(before.columns)
+    pd.testing.assert_frame_equal(after[before.columns], before, check_dtype=False)
+    # restoring twice changes nothing
+    cfg = cli.resolve_config("quick", tiny_config, cli.build_parser().parse_args(["theory"]))["theory"]
+    from edlrr_bench.table import restore_store
+    counts = restore_store(out, "theory", theory_exp.cells(cfg))
+    assert counts == {"restored": 0, "already": len(before), "stale": 0, "missing": 0}
+    # a new code version: its cells have other keys, so only the "fast" variant's rows (own version) come back
+    monkeypatch.setattr(theory_exp, "VERSION", theory_exp.VERSION + 1)
+    shutil.rmtree(out / "theory" / "cells")
+    counts = restore_store(out, "theory", theory_exp.cells(cfg))
+    fast = int((before.param_variant == "fast").sum())
+    assert counts == {"restored": fast, "already": 0, "stale": len(before) - fast, "missing": len(before) - fast}
+    assert run(out, tiny_config) == 0 and len(calls) == len(before) - fast
+
+
+def test_restore_keeps_value_types_and_names_bad_tables(tmp_path):
+    from edlrr_bench.table import load_table, restore_store, write_table
+
+    cell = Cell("theory", "m", {"name": "d", "n": 3}, {"p": 1}, rep=0, version=4)
+    rec = {"cell": cell.identity(), "key": cell.key, "seed": cell.seed, "status": "ok", "error": None,
+           "metrics": {"count": 7, "value": 0.25, "label": "x"}, "wall_time_s": 1.5, "peak_mem_mib": 2.0,
+           "started_at": "2026-01-01T00:00:00Z", "provenance": {"git_commit": "abc", "threads": 1}}
+    cell2 = Cell("theory", "m", {"name": "d", "n": 3}, {"p": 2}, rep=0, version=4)
+    other = dict(rec, metrics={"count": 2, "value": 0.5}, cell=cell2.identity(), key=cell2.key, seed=cell2.seed)
+    ran = CellStore(tmp_path / "ran", "theory")
+    ran.put(rec)
+    ran.put(other)  # no "label": an empty cell in that column
+    table = tmp_path / "theory.csv"
+    write_table(load_table(tmp_path / "ran", "theory"), table)
+
+    assert restore_store(tmp_path / "fresh", "theory", [cell, cell2], csv_path=table)["restored"] == 2
+    back = CellStore(tmp_path / "fresh", "theory").get(cell)
+    assert back["metrics"] == {"count": 7, "value": 0.25, "label": "x"} and back["error"] is None
+    assert isinstance(back["metrics"]["count"], int) and isinstance(back["wall_time_s"], float)
+    assert back["provenance"]["git_commit"] == "abc" and back["restored_from"] == "theory.csv"
+    assert CellStore(tmp_path / "fresh", "theory").get(cell2)["metrics"] == {"count": 2, "value": 0.5}
+    # the table written again from the restored records is the committed one, text for text
+    assert load_table(tmp_path / "fresh", "theory").to_csv(index=False) == table.read_text()
+
+    with pytest.raises(FileNotFoundError, match="no table to restore 'fast'"):
+        restore_store(tmp_path, "fast", [cell])
+    # a row whose seed is not its cell's comes from other code: refused, not relabelled
+    df = pd.read_csv(table)
+    df.loc[0, "seed"] += 1
+    df.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match="records seed"):
+        restore_store(tmp_path / "other", "theory", [cell, cell2], csv_path=tmp_path / "bad.csv")
