@@ -35,6 +35,30 @@ def _version(module: str) -> str:
         return "absent"
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux; else what ``platform`` says)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def polar_dtype(device: str = "cpu") -> str:
+    """What ``polar_dtype="auto"`` runs the polar iteration in on ``device`` (bfloat16 on CUDA and
+    on CPUs with AMX tiles, float32 elsewhere): the preset's nuclear-norm speed depends on it."""
+    from edlrr.polar import work_dtype
+
+    try:
+        return str(work_dtype("auto", torch.empty(0, device=device))).removeprefix("torch.")
+    except (RuntimeError, ValueError):
+        return "unknown"
+
+
 def provenance(device: str = "cpu") -> dict:
     import edlrr
 
@@ -51,6 +75,8 @@ def provenance(device: str = "cpu") -> dict:
         "threads": torch.get_num_threads(),
         "device": dev,
         "cpu": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
+        "polar_dtype_auto": polar_dtype(device),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "hostname": platform.node(),

@@ -14,8 +14,8 @@ from .sweep import CellStore, atomic_write_text
 
 BASE_COLUMNS = ["experiment", "method", "rep", "seed", "key", "status", "error"]
 PROVENANCE_COLUMNS = ["edlrr_version", "git_commit", "torch_version", "numpy_version", "scipy_version",
-                      "python_version", "threads", "device", "cpu", "cpu_count", "platform", "hostname",
-                      "malloc_trim_threshold"]
+                      "python_version", "threads", "device", "cpu", "cpu_model", "cpu_count", "platform", "hostname",
+                      "malloc_trim_threshold", "polar_dtype_auto"]
 RUN_COLUMNS = ["wall_time_s", "peak_mem_mib", "started_at"]
 
 

@@ -575,3 +575,26 @@ def test_restore_keeps_value_types_and_names_bad_tables(tmp_path):
     df.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(ValueError, match="records seed"):
         restore_store(tmp_path / "other", "theory", [cell, cell2], csv_path=tmp_path / "bad.csv")
+
+
+def test_provenance_records_the_cpu_and_the_polar_dtype(monkeypatch):
+    """The preset's nuclear-norm speed depends on the dtype its polar iteration takes on the
+    machine (bfloat16 with AMX tiles, float32 without): each row says which, and the speed claim
+    names it."""
+    import torch
+
+    from edlrr_bench.experiments.fast import _machine_setting
+    from edlrr_bench.provenance import provenance
+
+    assert {"cpu_model", "polar_dtype_auto"} <= set(PROVENANCE_COLUMNS)
+    assert isinstance(provenance()["cpu_model"], str) and provenance()["cpu_model"]
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert provenance()["polar_dtype_auto"] == "bfloat16"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert provenance()["polar_dtype_auto"] == "float32"
+    d = pd.DataFrame({"dataset_n": [2048, 2048, 4096], "method": ["fast", "svdvals", "fast"],
+                      "cpu_model": ["AMD EPYC", "AMD EPYC", None], "polar_dtype_auto": ["float32", "float32", None]})
+    assert _machine_setting(d, "fast", 2048) == " (CPU AMD EPYC; polar_dtype auto = float32)"
+    assert _machine_setting(d, "fast", 4096) == " (CPU model and polar dtype not recorded)"
+    assert _machine_setting(d.drop(columns=["cpu_model", "polar_dtype_auto"]), "fast", 2048) == \
+        " (CPU model and polar dtype not recorded)"

@@ -644,6 +644,17 @@ def _trim_setting(d: pd.DataFrame, method: str, n: int) -> str:
     return " (MALLOC_TRIM_THRESHOLD_: " + "; ".join(f"{v} for {m}" for m, v in per_method.items()) + ")"
 
 
+def _machine_setting(d: pd.DataFrame, method: str, n: int) -> str:
+    """The CPU model and the dtype ``polar_dtype="auto"`` took in the method's rows (the polar
+    iteration's speed depends on it: bfloat16 with AMX tiles or on CUDA, float32 elsewhere)."""
+    rows = d[(d.dataset_n == n) & (d.method == method)]
+    seen = [", ".join(sorted({str(v) for v in rows[c].dropna()})) if c in rows else ""
+            for c in ("cpu_model", "polar_dtype_auto")]
+    if not any(seen):
+        return " (CPU model and polar dtype not recorded)"
+    return f" (CPU {seen[0] or 'not recorded'}; polar_dtype auto = {seen[1] or 'not recorded'})"
+
+
 def _speed_section(ok, cfg, plot, claims):
     d = ok[ok.param_part == "speed"]
     if d.empty:
@@ -696,7 +707,8 @@ def _speed_section(ok, cfg, plot, claims):
                            "paper": "(ours)",
                            "measured": "; ".join(f"{r.spectrum}: {x:.1f}x" + (
                                f" (paired; {r['speed-up']:.1f}x against the svdvals cell)" if r["paired speed-up"] == x else "")
-                               + f", {r['value rel. err (median)']:.2%}" for x, (_, r) in zip(ratio, g.iterrows())),
+                               + f", {r['value rel. err (median)']:.2%}" for x, (_, r) in zip(ratio, g.iterrows()))
+                           + _machine_setting(d, method, n),
                            "verdict": "reproduced" if passed else "not reproduced"})
             mem_ok = bool((g["extra MiB fast"] <= g["extra MiB svdvals"] * (0.25 if n >= 4096 else 1.0)).all())
             claims.append({"claim": f"issue 7: extra peak memory <= {'1/4 of ' if n >= 4096 else ''}svdvals' (n = {n}){which}",
