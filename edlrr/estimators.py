@@ -287,7 +287,7 @@ class _ProbeProblem:
 
     def apply_gram(self, V: torch.Tensor) -> torch.Tensor:
         """(X X^T) V without forming X X^T."""
-        return self.X @ (self.X.mT @ V)
+        return self.X @ krylov.xt_times(self.X, V)
 
     def root(self, level: int) -> torch.Tensor:
         """(X X^T)^{1/2^level} (level >= 1), by the configured square-root routine."""

@@ -57,7 +57,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .krylov import range_basis
+from .krylov import range_basis, xt_times
 from .probes import sample_probes
 
 __all__ = ["POLAR_DTYPES", "DESIGNS", "odd_coefficients", "quintic_coefficients", "design_products", "choose_design",
@@ -372,7 +372,7 @@ def _top_singular(Y: torch.Tensor, generator, iters: int = 4) -> float:
     V = torch.randn(Y.shape[1], 2, generator=generator, dtype=work, device=Y.device)
     try:
         for _ in range(iters):
-            V = torch.linalg.qr((Y.mT @ (Y @ V.to(Y.dtype))).to(work)).Q
+            V = torch.linalg.qr(xt_times(Y, Y @ V.to(Y.dtype)).to(work)).Q
         return float(torch.linalg.matrix_norm((Y @ V.to(Y.dtype)).to(work), 2))
     except torch.linalg.LinAlgError:  # not finite
         return math.inf

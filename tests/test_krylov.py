@@ -556,3 +556,13 @@ def test_pinching_error_vanishes_on_an_invariant_head_and_has_the_sign_of_the_cu
     # more power iterations, a better head, less bias
     assert float(krylov.pinching_error(S, fn["nuclear"], **{**kw, "power_iters": 2})) < \
         float(krylov.pinching_error(S, fn["nuclear"], **kw))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_xt_times_is_the_transposed_product(dtype):
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(2, 30, 50, generator=g, dtype=dtype)
+    V = torch.randn(2, 30, 4, generator=g, dtype=dtype)
+    out = krylov.xt_times(X, V)
+    assert out.shape == (2, 50, 4)
+    torch.testing.assert_close(out, X.mT @ V)
