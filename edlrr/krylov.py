@@ -56,7 +56,7 @@ import torch
 
 from .probes import sample_probes
 
-__all__ = ["SpectralFunction", "spectral_sum", "dense_spectral_sum", "quadrature_error", "pinching_error", "fit_rational_tail", "bracketed_quadrature", "gauss_quadrature", "radau_matrix", "range_basis", "lanczos_basis"]
+__all__ = ["SpectralFunction", "spectral_sum", "dense_spectral_sum", "quadrature_error", "pinching_error", "fit_rational_tail", "bracketed_quadrature", "gauss_quadrature", "radau_matrix", "range_basis", "lanczos_basis", "xt_times"]
 
 
 @dataclass(frozen=True)
