@@ -130,7 +130,10 @@ def restore(names: list[str], cfg: dict, out: Path) -> int:
     """``edlrr-bench restore``: :func:`~edlrr_bench.table.restore_store` for every experiment of
     the configuration that has a CSV in ``out``; prints what it did. Writes no CSV or report."""
     for name in names:
-        if name not in cfg or not (out / f"{name}.csv").is_file():
+        if name not in cfg:
+            print(f"  {name:11s} not in this configuration: nothing to restore")
+            continue
+        if not (out / f"{name}.csv").is_file():
             print(f"  {name:11s} no {name}.csv in {out}: nothing to restore")
             continue
         cells = importlib.import_module(f"edlrr_bench.experiments.{name}").cells(cfg[name])
