@@ -140,7 +140,7 @@ class Settings:
         e_T = 0.015 for T = 4, l = 0.01).
     polar_dtype : {"auto", "bfloat16", "float32", "float64"}
         ``"polar"``: dtype of the iteration's products; ``"auto"``: bfloat16 on CUDA and on CPUs
-        with AMX tiles, float32 otherwise (:func:`edlrr.polar.work_dtype`).
+        with AMX tiles or AVX512-BF16, float32 otherwise (:func:`edlrr.polar.work_dtype`).
     dense_below : int
         ``"krylov"`` and ``"polar"``: when min(m, n) <= dense_below the sum is computed from the eigenvalues of
         the smaller Gram matrix in float64 instead (:func:`edlrr.krylov.dense_spectral_sum`;

@@ -588,10 +588,13 @@ def test_provenance_records_the_cpu_and_the_polar_dtype(monkeypatch):
 
     assert {"cpu_model", "polar_dtype_auto"} <= set(PROVENANCE_COLUMNS)
     assert isinstance(provenance()["cpu_model"], str) and provenance()["cpu_model"]
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert provenance()["polar_dtype_auto"] == "bfloat16"
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     assert provenance()["polar_dtype_auto"] == "float32"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert provenance()["polar_dtype_auto"] == "bfloat16"
     d = pd.DataFrame({"dataset_n": [2048, 2048, 4096], "method": ["fast", "svdvals", "fast"],
                       "cpu_model": ["AMD EPYC", "AMD EPYC", None], "polar_dtype_auto": ["float32", "float32", None]})
     assert _machine_setting(d, "fast", 2048) == " (CPU AMD EPYC; polar_dtype auto = float32)"

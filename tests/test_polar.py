@@ -334,10 +334,16 @@ def test_module_takes_the_same_path():
 def test_work_dtype_choice(monkeypatch):
     X = torch.zeros(2, 2)
     assert polar.work_dtype("float32", X) == torch.float32
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    for amx, bf16, expected in [(False, False, torch.float32), (True, False, torch.bfloat16),
+                                (False, True, torch.bfloat16), (True, True, torch.bfloat16)]:
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bf16, raising=False)
+        assert polar.work_dtype("auto", X) == expected, (amx, bf16)
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a torch without the checks: float32
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
     assert polar.work_dtype("auto", X) == torch.float32
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
-    assert polar.work_dtype("auto", X) == torch.bfloat16
+    with pytest.raises(ValueError, match="polar_dtype must be one of"):
+        polar.work_dtype("float16", X)
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -646,7 +646,8 @@ def _trim_setting(d: pd.DataFrame, method: str, n: int) -> str:
 
 def _machine_setting(d: pd.DataFrame, method: str, n: int) -> str:
     """The CPU model and the dtype ``polar_dtype="auto"`` took in the method's rows (the polar
-    iteration's speed depends on it: bfloat16 with AMX tiles or on CUDA, float32 elsewhere)."""
+    iteration's speed depends on it: bfloat16 with AMX tiles or AVX512-BF16 or on CUDA,
+    float32 elsewhere)."""
     rows = d[(d.dataset_n == n) & (d.method == method)]
     seen = [", ".join(sorted({str(v) for v in rows[c].dropna()})) if c in rows else ""
             for c in ("cpu_model", "polar_dtype_auto")]
