@@ -387,3 +387,26 @@ def test_bad_extend_in_a_direct_call_is_named():
     S = gaussian(40, 50, seed=2)
     with pytest.raises(ValueError, match="polar_extend"):
         polar.nuclear_norm(S, sketch=4, power_iters=1, steps="auto", lower=0.01, extend=-3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("m", [200, 600, 1100])  # one block (no split), 2 blocks, 4 uneven blocks
+def test_symmetric_products_equal_the_full_ones(m, dtype):
+    """gram / symmetric_square compute only the blocks on and above the diagonal: the result
+    must equal Y Y^T and beta A + alpha A^2 to the dtype's rounding, and be symmetric (the blocks
+    below the diagonal copied: equal to those above)."""
+    g = torch.Generator().manual_seed(m)
+    Y = (torch.randn(m, 300, generator=g, dtype=torch.float64) / 300**0.5).to(dtype)
+    A = polar.gram(Y)
+    ref = (Y.double() @ Y.double().mT)
+    tol = {torch.float64: 1e-12, torch.float32: 1e-5, torch.bfloat16: 2e-2}[dtype]
+    assert (A - A.mT).abs().max() <= tol * A.abs().max()
+    e = polar._row_edges(m)
+    assert torch.equal(A[e[1]:, :e[1]], A[:e[1], e[1]:].mT)
+    assert (A.double() - ref).abs().max() <= tol * ref.abs().max()
+    B = polar.symmetric_square(A, beta=0.7, alpha=-0.3)
+    ref2 = 0.7 * A.double() - 0.3 * A.double() @ A.double()
+    assert (B - B.mT).abs().max() <= tol * B.abs().max()
+    assert torch.equal(B[e[1]:, :e[1]], B[:e[1], e[1]:].mT)
+    assert (B.double() - ref2).abs().max() <= tol * ref2.abs().max()
+    assert polar._row_edges(m)[-1] == m and len(polar._row_edges(m)) - 1 == min(8, max(1, m // 256))

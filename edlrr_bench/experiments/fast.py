@@ -57,7 +57,7 @@ from ..sweep import Cell, PeakMemory
 from ._common import lanczos_options
 
 NAME = "fast"
-VERSION = 11  # 11: polar_extend (the tail's top Ritz directions deflated where that saves products), svdvals timed again in the cells of `paired` methods; 10: auto's designs with cubic steps (9-15 products); 9: polar_steps="auto" (3-5 steps chosen from the Lanczos quadrature); 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside); 6: the preset's nuclear norm by the polar iteration; 7: its backward in one array, float8 kept iterate; 8: a Y kept in the float32 accumulator (bfloat16 a I + B lost ~1%)
+VERSION = 12  # 12: the polar iteration's symmetric products (Y Y^T, a A + b A^2) by their upper blocks, the tail formed, summed and differentiated by rows (4.45 -> 3.6 s single-threaded at 4096 on an AMD EPYC with AVX512-BF16); 11: polar_extend (the tail's top Ritz directions deflated where that saves products), svdvals timed again in the cells of `paired` methods; 10: auto's designs with cubic steps (9-15 products); 9: polar_steps="auto" (3-5 steps chosen from the Lanczos quadrature); 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside); 6: the preset's nuclear norm by the polar iteration; 7: its backward in one array, float8 kept iterate; 8: a Y kept in the float32 accumulator (bfloat16 a I + B lost ~1%)
 # speed cells of the methods that estimate the nuclear norm on the Lanczos path (not the polar iteration)
 SPEED_LANCZOS_VERSION = 13  # 13: X^T V as (V^T X)^T (krylov.xt_times: 2.4-3x faster on an AVX2 CPU's MKL); 12: quadrature="extrapolated" (VERSION before)
 # parts on matrices the preset computes densely (min(m, n) <= dense_below)
