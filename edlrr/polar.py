@@ -52,6 +52,7 @@ formed a block of rows at a time, so no m x n temporary of the input's dtype is 
 from __future__ import annotations
 
 import collections
+import ctypes
 import functools
 import math
 from typing import NamedTuple
@@ -501,6 +502,24 @@ class _Sketch(torch.autograd.Function):
         return grad, None, None, None, None
 
 
+TRIM_HEAP = True
+"""On CPU with glibc, hand the heap's free memory back to the system (``malloc_trim(0)``, 1-5 ms)
+at the end of the forward, when the iteration's arrays are freed: glibc keeps tens of MiB of
+freed temporaries, and the backward's m x n gradient came on top of them. Measured (twelfth
+session, an inline script, one thread, 4096 x 4096 float64, the second and third of three
+calls): resident peak of forward + backward 179-205 -> 158-166 MiB (svdvals: 768-776)."""
+
+
+def _trim_heap(device: torch.device) -> None:
+    if not TRIM_HEAP or device.type != "cpu":
+        return
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
+
+
 def _live_sum(sigma: torch.Tensor, tol: torch.Tensor) -> torch.Tensor:
     """sum of the singular values (*, r) above ``tol`` (*, 1): those at or below count as zeros
     (no value, no gradient)."""
@@ -561,4 +580,5 @@ def nuclear_norm(X: torch.Tensor, *, sketch: int, power_iters: int, steps: int |
         values = values + _live_sum(torch.linalg.svdvals(QtX), rank_rtol * tops)
     value = values.reshape(batch)
     stderr = torch.tensor(errors, dtype=X.dtype, device=X.device).reshape(batch)
+    _trim_heap(X.device)
     return value, stderr
