@@ -267,3 +267,40 @@ class ThinProducts:
     def time_transposed_matmul(self, n, j):
         self.X.mT @ self.V
         sync()
+
+
+class SymmetricProducts:
+    """The polar iteration's symmetric products Y Y^T and a A + b A^2 (Y n x n, A = Y Y^T / n) as
+    ``edlrr.polar.gram`` / ``symmetric_square`` compute them (the blocks on and above the
+    diagonal, then copied) and as one full product; bfloat16 (the iteration's dtype where
+    bfloat16 products are fast) and float32."""
+
+    params = [[1024, 2048], ["bfloat16", "float32"]]
+    param_names = ["n", "dtype"]
+
+    def setup(self, n, dtype):
+        configure()
+        from edlrr import polar
+
+        if not hasattr(polar, "symmetric_square"):
+            raise NotImplementedError("edlrr.polar has no gram / symmetric_square")
+        self.polar = polar
+        Y = make_matrix(f"{n}x{n}", seed=seed_for("symmetric_products", n), dtype=torch.float64) / n**0.5
+        self.Y = Y.to(getattr(torch, dtype))
+        self.A = self.Y @ self.Y.mT
+
+    def time_gram_blocks(self, n, dtype):
+        self.polar.gram(self.Y)
+        sync()
+
+    def time_gram_full(self, n, dtype):
+        self.Y @ self.Y.mT
+        sync()
+
+    def time_square_blocks(self, n, dtype):
+        self.polar.symmetric_square(self.A, 0.5, 0.25)
+        sync()
+
+    def time_square_full(self, n, dtype):
+        torch.addmm(self.A, self.A, self.A, beta=0.5, alpha=0.25)
+        sync()

@@ -601,3 +601,32 @@ def test_provenance_records_the_cpu_and_the_polar_dtype(monkeypatch):
     assert _machine_setting(d, "fast", 4096) == " (CPU model and polar dtype not recorded)"
     assert _machine_setting(d.drop(columns=["cpu_model", "polar_dtype_auto"]), "fast", 2048) == \
         " (CPU model and polar dtype not recorded)"
+
+
+def test_speed_table_script_pairs_each_method_with_its_svdvals(tmp_path):
+    """scripts/speed_table.py (the README's compact speed tables): paired speed-up = svdvals'
+    paired seconds / the method's, svdvals' memory from its own cell, failed cells left out."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("speed_table", Path(__file__).parents[1] / "scripts" / "speed_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = [dict(param_part="speed", method="svdvals", status="ok", threads=1, dataset_n=64, dataset_spectrum="power",
+                 seconds_median=2.0, svdvals_paired_seconds=np.nan, value_relerr_median=0.0, grad_cosine_median=1.0,
+                 extra_peak_mib=100.0),
+            dict(param_part="speed", method="fast", status="ok", threads=1, dataset_n=64, dataset_spectrum="power",
+                 seconds_median=0.25, svdvals_paired_seconds=2.5, value_relerr_median=1e-3, grad_cosine_median=0.995,
+                 extra_peak_mib=20.0),
+            dict(param_part="speed", method="fast-lanczos", status="failed", threads=1, dataset_n=64,
+                 dataset_spectrum="power", seconds_median=np.nan, svdvals_paired_seconds=np.nan,
+                 value_relerr_median=np.nan, grad_cosine_median=np.nan, extra_peak_mib=np.nan),
+            dict(param_part="xtrace", method="fast", status="ok", threads=1, dataset_n=64, dataset_spectrum="power",
+                 seconds_median=1.0, svdvals_paired_seconds=1.0, value_relerr_median=0.5, grad_cosine_median=0.5,
+                 extra_peak_mib=1.0)]
+    (tmp_path / "m").mkdir()
+    pd.DataFrame(rows).to_csv(tmp_path / "m" / "fast.csv", index=False)
+    table = mod.speed_table([str(tmp_path / "m")]).splitlines()
+    assert len(table) == 3  # header, rule, the one ok speed row of a method
+    cells = [c.strip() for c in table[2].strip("|").split("|")]
+    assert cells[:5] == ["m", "1", "64", "power", "fast"]
+    assert float(cells[7]) == 10.0 and float(cells[10]) == 100 and float(cells[11]) == 20

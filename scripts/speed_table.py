@@ -1,0 +1,42 @@
+"""Print the README's compact speed table (markdown) from the speed rows of ``fast.csv`` files.
+
+    python scripts/speed_table.py results/fast-avx512bf16 results/fast-avx512bf16-2threads
+
+One row per folder, size, spectrum and method: torch threads, svdvals forward + backward timed
+in the method's cell just after its seeds (paired), the method's median time, the paired
+speed-up, the median value error, the gradient cosine and the extra peak memory of both.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def speed_table(folders: list[str]) -> str:
+    frames = []
+    for folder in folders:
+        d = pd.read_csv(Path(folder) / "fast.csv")
+        d = d[(d.param_part == "speed") & (d.method != "svdvals") & (d.status == "ok")].copy()
+        exact = pd.read_csv(Path(folder) / "fast.csv")
+        exact = exact[(exact.param_part == "speed") & (exact.method == "svdvals")]
+        mem = exact.set_index(["dataset_n", "dataset_spectrum"]).extra_peak_mib
+        d["folder"] = Path(folder).name
+        d["svdvals MiB"] = [mem.get((n, s)) for n, s in zip(d.dataset_n, d.dataset_spectrum)]
+        frames.append(d)
+    d = pd.concat(frames).sort_values(["folder", "dataset_n", "dataset_spectrum", "method"])
+    out = pd.DataFrame({
+        "folder": d.folder, "threads": d.threads, "n": d.dataset_n, "spectrum": d.dataset_spectrum,
+        "method": d.method, "svdvals s": d.svdvals_paired_seconds.round(2), "method s": d.seconds_median.round(3),
+        "paired speed-up": (d.svdvals_paired_seconds / d.seconds_median).round(1),
+        "value rel. err": d.value_relerr_median.map(lambda v: f"{v:.1e}"),
+        "grad cosine": d.grad_cosine_median.round(3),
+        "MiB svdvals": d["svdvals MiB"].round(0), "MiB method": d.extra_peak_mib.round(0)})
+    return out.to_markdown(index=False)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    print(speed_table(sys.argv[1:]))
