@@ -69,7 +69,8 @@ __all__ = ["POLAR_DTYPES", "DESIGNS", "odd_coefficients", "quintic_coefficients"
 
 POLAR_DTYPES = ("auto", "bfloat16", "float32", "float64")
 BLOCK = 128
-"""Columns of the tail formed at a time in the input's dtype."""
+"""The tail is formed, summed and differentiated in row blocks of about BLOCK columns' worth of
+entries (BLOCK * m) at a time in the input's dtype (:func:`_row_slices`)."""
 SYMMETRIC_BLOCKS = 8
 """Row blocks of the iteration's symmetric products (the Gram matrix Y Y^T and a A + b A^2): the
 blocks on and above the diagonal are computed, one product per row block, and the rest copied
