@@ -17,10 +17,10 @@ import pandas as pd
 def speed_table(folders: list[str]) -> str:
     frames = []
     for folder in folders:
-        d = pd.read_csv(Path(folder) / "fast.csv")
-        d = d[(d.param_part == "speed") & (d.method != "svdvals") & (d.status == "ok")].copy()
-        exact = pd.read_csv(Path(folder) / "fast.csv")
-        exact = exact[(exact.param_part == "speed") & (exact.method == "svdvals")]
+        rows = pd.read_csv(Path(folder) / "fast.csv")
+        rows = rows[rows.param_part == "speed"]
+        d = rows[(rows.method != "svdvals") & (rows.status == "ok")].copy()
+        exact = rows[rows.method == "svdvals"]
         mem = exact.set_index(["dataset_n", "dataset_spectrum"]).extra_peak_mib
         d["folder"] = Path(folder).name
         d["svdvals MiB"] = [mem.get((n, s)) for n, s in zip(d.dataset_n, d.dataset_spectrum)]
