@@ -5,7 +5,7 @@ BenIsraelPinv       ``linalg.pinv_ben_israel(S, k)`` (Proposition 1)
 BinomialSeriesSqrt  ``linalg.sqrt_binomial_series(A, terms)``, the release's square root
 TikhonovPinv        ``linalg.pinv_tikhonov(S)``, the release's pseudo-inverse
 SeriesCoefficients  ``Penalty.taylor_coefficients`` / ``laguerre_coefficients`` (Theorems 2-3)
-ThinProducts        X^T V for a thin block V: ``krylov.xt_times`` ((V^T X)^T) against ``X.mT @ V``
+ThinProducts        X^T V and X V for a thin block V: ``krylov.xt_times`` / ``x_times`` against the plain products
 
 Matrices are seeded float32 (X, S with N(0, 1) entries); accuracy is tracked against float64
 eigen/singular value decompositions.
@@ -243,9 +243,11 @@ class SeriesCoefficients:
 
 @timing_attrs
 class ThinProducts:
-    """X^T V (X n x n float64, V n x j), the Lanczos estimator's most frequent product: as
-    ``edlrr.krylov.xt_times`` computes it, (V^T X)^T, and as ``X.mT @ V``. The two give the same
-    numbers; MKL's kernel for the second was 8-10x slower on an AMD EPYC (AVX2) at j <= 8."""
+    """X^T V and X V (X n x n float64, V n x j), the Lanczos estimator's products: X^T V as
+    ``edlrr.krylov.xt_times`` computes it, (V^T X)^T, and as ``X.mT @ V`` (the same numbers; MKL's
+    kernel for the second was 8-10x slower on an AMD EPYC (AVX2) at j <= 8); X V as
+    ``edlrr.krylov.x_times`` computes it ((V^T X^T)^T in float64) and as ``X @ V`` (1.6-1.9x
+    slower on an AMD EPYC with AVX512-BF16, thirteenth session)."""
 
     params = [[1024, 2048], [8, 64]]
     param_names = ["n", "j"]
@@ -257,6 +259,7 @@ class ThinProducts:
         if not hasattr(krylov, "xt_times"):
             raise NotImplementedError("edlrr.krylov has no xt_times")
         self.xt_times = krylov.xt_times
+        self.x_times = getattr(krylov, "x_times", lambda X, V: X @ V)  # (before x_times: the plain product)
         self.X = make_matrix(f"{n}x{n}", seed=seed_for("thin_products", n), dtype=torch.float64)
         self.V = make_matrix(f"{n}x{j}", seed=seed_for("thin_products_block", n, j), dtype=torch.float64)
 
@@ -266,6 +269,14 @@ class ThinProducts:
 
     def time_transposed_matmul(self, n, j):
         self.X.mT @ self.V
+        sync()
+
+    def time_x_times(self, n, j):
+        self.x_times(self.X, self.V)
+        sync()
+
+    def time_matmul(self, n, j):
+        self.X @ self.V
         sync()
 
 

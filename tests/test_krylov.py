@@ -566,3 +566,17 @@ def test_xt_times_is_the_transposed_product(dtype):
     out = krylov.xt_times(X, V)
     assert out.shape == (2, 50, 4)
     torch.testing.assert_close(out, X.mT @ V)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("j", [1, 4, 20])
+def test_x_times_is_the_product(dtype, j):
+    g = torch.Generator().manual_seed(4)
+    X = torch.randn(3, 40, 70, generator=g, dtype=torch.float64)
+    V = torch.randn(3, 70, j, generator=g, dtype=torch.float64)
+    out = krylov.x_times(X.to(dtype), V.to(dtype))
+    assert out.shape == (3, 40, j) and out.dtype == dtype
+    exact = X.to(dtype).double() @ V.to(dtype).double()
+    tol = {torch.float64: 1e-12, torch.float32: 1e-5, torch.bfloat16: 2e-2}[dtype]
+    assert float((out.double() - exact).abs().max()) <= tol * float(exact.abs().max())
+    torch.testing.assert_close(krylov.x_times(X[0], V[0]), X[0] @ V[0])  # unbatched

@@ -427,3 +427,45 @@ def test_heap_is_trimmed_once_per_call_and_changes_nothing(monkeypatch):
     again = edlrr.nuclear_norm(Y, generator=torch.Generator().manual_seed(1), **POLAR)
     again.backward()
     assert torch.equal(value, again) and torch.equal(X.grad, Y.grad)
+
+
+def test_tail_lanczos_is_the_block_gauss_quadrature_of_its_start_block():
+    # float64: tr(V0^T A^p V0) = sum_ij w_ij theta_j^p exactly for p < 2 (steps + 1); the start
+    # block V0 (orthonormal, orthogonal to Q) rebuilt from the same generator
+    g = torch.Generator().manual_seed(4)
+    Y = torch.randn(300, 400, generator=g, dtype=torch.float64) / 20
+    Q = torch.linalg.qr(torch.randn(300, 8, generator=g, dtype=torch.float64)).Q
+    Y = Y - Q @ (Q.mT @ Y)
+    A = Y @ Y.mT
+    theta, w, ritz = polar._tail_lanczos(A, Q, torch.Generator().manual_seed(5), 6, vectors=True)
+    V0 = torch.randn(300, 4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    V0 = torch.linalg.qr(V0 - Q @ (Q.mT @ V0)).Q
+    assert theta.shape == (28,) and w.shape == (4, 28) and ritz.shape == (300, 28)
+    for p in range(0, 14):
+        exact = float((V0 * (torch.linalg.matrix_power(A, p) @ V0)).sum())
+        assert abs(float((w * theta**p).sum()) - exact) <= 1e-9 * abs(exact)
+    # Ritz pairs: orthonormal vectors orthogonal to Q that diagonalise A on their span
+    torch.testing.assert_close(ritz.mT @ ritz, torch.eye(28, dtype=torch.float64), atol=1e-10, rtol=0)
+    assert float((Q.mT @ ritz).abs().max()) < 1e-10
+    torch.testing.assert_close(ritz.mT @ A @ ritz, torch.diag(torch.as_tensor(theta)), atol=1e-10, rtol=0)
+    assert theta[-1] <= float(torch.linalg.eigvalsh(A)[-1]) * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_tail_lanczos_in_bfloat16_keeps_the_largest_eigenvalue(dtype):
+    S = gaussian(500, 500, seed=14).to(dtype)
+    A = (S @ S.mT).to(torch.bfloat16)
+    theta, w = polar._tail_lanczos(A, S.new_zeros(500, 0), torch.Generator().manual_seed(0), polar.LANCZOS_STEPS)
+    top = float(torch.linalg.eigvalsh(A.double())[-1])
+    assert abs(theta[-1] - top) < 1e-3 * top
+    np.testing.assert_allclose(w.sum(1), 1.0, rtol=1e-5)  # unit start vectors
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_float8_iterate_is_widened_to_the_same_numbers(dtype):
+    F = (torch.randn(64, 96, generator=torch.Generator().manual_seed(6)) * 3).to(torch.float8_e4m3fn)
+    out = torch.empty(64, 96, dtype=dtype)
+    assert polar._widen(F, out) is not None
+    assert torch.equal(out, F.to(dtype))
+    bf = torch.randn(8, 5).bfloat16()
+    assert torch.equal(polar._widen(bf, torch.empty(8, 5, dtype=dtype)), bf.to(dtype))
