@@ -174,7 +174,9 @@ def main(argv=None) -> int:
         print(f"edlrr-bench restore (preset {args.preset}) from the CSVs in {args.out}")
         return restore(EXPERIMENTS, cfg, args.out)
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out / "config.resolved.toml", tomli_w.dumps(cfg))
+    if args.command != "report" or not (args.out / "config.resolved.toml").exists():
+        # (report runs nothing: the configuration the cells ran with, [run] included, stays)
+        atomic_write_text(args.out / "config.resolved.toml", tomli_w.dumps(cfg))
     names = EXPERIMENTS if args.command in ("run", "report") else [args.command]
     summaries = []
     t0 = time.perf_counter()
@@ -187,6 +189,14 @@ def main(argv=None) -> int:
                 client.close()
     else:
         for name in names:
+            if not CellStore(args.out, name).dir.is_dir():
+                # nothing stored to rebuild from: a committed CSV stays as it is (on a fresh clone,
+                # `restore` puts its cells back first) and no empty CSV is made for an experiment
+                # that never ran here
+                if (args.out / f"{name}.csv").exists():
+                    print(f"  {name}: no stored cells in {args.out / name / 'cells'}: {name}.csv kept as it is "
+                          "(`edlrr-bench restore` puts its cells back from it)")
+                continue
             write_csv(args.out, name, importlib.import_module(f"edlrr_bench.experiments.{name}").cells(cfg[name]))
     report = write_report(args.out, cfg, [n for n in EXPERIMENTS if (args.out / f"{n}.csv").exists()])
     failed = sum(s.failed for s in summaries)

@@ -1,5 +1,6 @@
 """edlrr-bench: sweeps end to end on tiny configs, resume, failures, Dask, CSV schema."""
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -335,6 +336,10 @@ def test_experiment_quick_end_to_end(tmp_path, experiment):
         assert speed[speed.method == "fast"].svdvals_paired_seconds.notna().all()
         assert speed[speed.method == "fast-rational"].svdvals_paired_seconds.isna().all()
         assert "paired speed-up" in report
+        # the gradient-within-budget verdict uses the same ratio as the speed bar (paired where timed)
+        budget = [l for l in report.splitlines() if "within the speed bar's budgets" in l]
+        assert any("(fast)" in l and "(paired;" in l for l in budget), budget
+        assert any("(fast-rational)" in l and "(paired;" not in l for l in budget), budget
         assert df.malloc_trim_threshold.notna().all()  # the allocator setting the memory ran under
         assert (df[df.param_part == "crossover"][["seconds_svdvals", "seconds_dense", "seconds_lanczos"]] > 0).all().all()
 
@@ -371,6 +376,24 @@ irnn = { max_iter = 5, lam_min_ratio = 0.5 }
     cells = [c.strip() for c in row.split("|")]
     assert f"{irnn:.2f}" in cells and "26.2" in cells and f"{irnn - 26.20:+.2f}" in cells
     assert "EDLRR Table 1 IRNN PSNR" in report
+
+
+def test_report_keeps_a_csv_it_has_no_cells_for(tmp_path, tiny_config):
+    """On a fresh clone (committed CSVs, no cell store) ``report`` rewrites nothing it cannot
+    rebuild, and makes no CSV for an experiment that never ran in that folder."""
+    out = tmp_path / "out"
+    assert run(out, tiny_config) == 0
+    before = (out / "theory.csv").read_bytes()
+    shutil.rmtree(out / "theory" / "cells")
+    assert cli.main(["report", "--out", str(out), "--config", str(tiny_config), "--no-progress"]) == 0
+    assert (out / "theory.csv").read_bytes() == before
+    assert "## theory" in (out / "REPORT.md").read_text()
+    assert not (out / "fast.csv").exists() and not (out / "completion.csv").exists()
+    # the configuration the cells ran with is kept ([run] threads included), not report's own
+    resolved = (out / "config.resolved.toml").read_text()
+    assert cli.main(["report", "--out", str(out), "--config", str(tiny_config), "--no-progress",
+                     "--threads", "3"]) == 0
+    assert (out / "config.resolved.toml").read_text() == resolved
 
 
 def test_report_marks_a_partial_sweep(tmp_path, tiny_config):

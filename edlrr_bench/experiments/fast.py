@@ -727,16 +727,21 @@ def _speed_section(ok, cfg, plot, claims):
                    "paper": "(ours)", "measured": f"{cos.min():.3f} ... {cos.max():.3f}" + (
                        f" (stochastic tail gradient: {noisy.min():.3f} ... {noisy.max():.3f})" if len(noisy) else ""),
                    "verdict": "reproduced" if bool((cos >= 0.99).all()) else "not reproduced"})
-    # the same bar for every variant, at the speed bar's budgets (>= 5x at 2048, >= 10x at 4096, value <= 1%)
+    # the same bar for every variant, at the speed bar's budgets (>= 5x at 2048, >= 10x at 4096, value <= 1%),
+    # with the speed bar's ratio: paired (svdvals timed again in the cell) where the cell has it
     for method, g in tab[tab.spectrum != "gaussian"].groupby("method"):
         need = np.where(g.n >= 4096, 10.0, 5.0)
         aligned = bool((g["grad cosine"] >= 0.99).all())
-        in_budget = bool(((g["speed-up"] >= need) & (g["value rel. err (median)"] <= 0.01)).all())
+        g = g.assign(ratio=g["paired speed-up"].where(g["paired speed-up"].notna(), g["speed-up"]))
+        paired = bool(g["paired speed-up"].notna().all())
+        in_budget = bool(((g["ratio"] >= need) & (g["value rel. err (median)"] <= 0.01)).all())
         claims.append({"claim": f"issue 7: gradient cosine >= 0.99 (low-rank + noise, power-law) within the speed "
                                 f"bar's budgets ({method})",
                        "paper": "(ours)",
                        "measured": f"cosine {g['grad cosine'].min():.3f} ... {g['grad cosine'].max():.3f} at "
-                                   + "; ".join(f"{int(n)}: {gn['speed-up'].min():.1f} ... {gn['speed-up'].max():.1f}x"
+                                   + "; ".join(f"{int(n)}: {gn['ratio'].min():.1f} ... {gn['ratio'].max():.1f}x"
+                                               + (f" (paired; {gn['speed-up'].min():.1f} ... {gn['speed-up'].max():.1f}x "
+                                                  "against the svdvals cells)" if paired else "")
                                                for n, gn in g.groupby("n"))
                                    + f", extra memory {g['extra MiB fast'].max():.0f} MiB (svdvals "
                                    + f"{g['extra MiB svdvals'].max():.0f})",
