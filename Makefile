@@ -30,4 +30,4 @@ clean:
 bench-smoke: $(STAMP)
 	$(VENV)/bin/asv check --python=same
 	$(VENV)/bin/asv machine --yes --machine ci
-	$(VENV)/bin/asv run --python=same --quick --machine ci --bench 'EstimatorFunctionals|AccuracyFunctionals|Theorem4Theory|TikhonovPinv|FastVsExact\.\w+\(.power., (384|512),'
+	$(VENV)/bin/asv run --python=same --quick --machine ci --bench 'EstimatorFunctionals|AccuracyFunctionals|AccuracyPerProduct|Theorem4Theory|TikhonovPinv|FastVsExact\.\w+\(.power., (384|512),'

@@ -156,14 +156,15 @@ def gauss_quadrature(T: torch.Tensor, f, fprime, alive=None) -> torch.Tensor:
     return _GaussQuadrature.apply(T, f, fprime, alive)
 
 
-QUADRATURES = ("gauss", "gauss-radau", "extrapolated")
+QUADRATURES = ("gauss", "gauss-radau", "extrapolated", "radau")
 
 
 def bracketed_quadrature(T: torch.Tensor, f, fprime, alive=None, *, rule: str = "extrapolated",
                          bracket: bool = True):
     """Per-probe quadrature e1^T f(T) e1 (*,) and a bound on its error (*,) from T (*, d, d).
 
-    ``rule``: ``"gauss"`` (the d-node Gauss rule); ``"gauss-radau"`` the mean of the Gauss and
+    ``rule``: ``"gauss"`` (the d-node Gauss rule); ``"radau"`` the Gauss-Radau(0) rule alone (the
+    lower end of the bracket); ``"gauss-radau"`` the mean of the Gauss and
     Gauss-Radau(0) rules, which bracket the truth where ``bracket`` (h a Bernstein function:
     sqrt-like, Golub & Meurant 2010, Sec. 6.2); ``"extrapolated"``: Richardson extrapolation of
     that mean between d' = floor(2 d / 3) and d nodes, assuming an error ~ d^-2 (what the sqrt
@@ -192,6 +193,8 @@ def bracketed_quadrature(T: torch.Tensor, f, fprime, alive=None, *, rule: str = 
 
     with torch.no_grad():
         estimate, lo, hi = mean_and_bracket(Td)
+        if rule == "radau":
+            estimate = gauss_quadrature(radau_matrix(Td), f, fprime, alive)
         short = (2 * d) // 3
         if rule == "extrapolated" and short >= 2:
             coarse = mean_and_bracket(Td[..., :short, :short])[0]

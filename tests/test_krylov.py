@@ -532,8 +532,10 @@ def test_quadrature_option_changes_the_value_not_the_products_or_the_gradient():
     truth = float(edlrr.exact.lrr(S0, edlrr.penalty("laplace")))
     assert out["extrapolated"][0] != out["gauss-radau"][0]
     for rule in krylov.QUADRATURES:
-        assert abs(out[rule][0] / truth - 1) < 0.05, (rule, out[rule][0], truth)
+        # "radau" alone is the lower end of the bracket (Laplace is sqrt-like): 10 nodes leave it ~5% low
+        assert abs(out[rule][0] / truth - 1) < (0.1 if rule == "radau" else 0.05), (rule, out[rule][0], truth)
         torch.testing.assert_close(out[rule][1], out["gauss"][1])
+    assert out["radau"][0] < out["gauss-radau"][0] < out["gauss"][0]
     assert edlrr.PRESETS["fast"].quadrature == "extrapolated"
 
 

@@ -1,0 +1,174 @@
+"""edlrr.bidiagonal (head="lanczos", the "matvec" preset) against dense SVDs."""
+import math
+
+import pytest
+import torch
+
+import edlrr
+from edlrr import bidiagonal
+from edlrr.estimators import _RANK_FUNCTION, _power_function
+
+from conftest import matrix_with_spectrum
+
+MATVEC = {"preset": "matvec"}
+IDX = torch.arange(1, 301, dtype=torch.float64)
+
+
+def _exact(S, p):
+    s = torch.linalg.svdvals(S)
+    live = s > max(S.shape) * torch.finfo(S.dtype).eps * s[0]
+    return float((s[live] ** p).sum()) if p else float(live.sum())
+
+
+def _exact_grad(S, p):
+    U, s, Vh = torch.linalg.svd(S, full_matrices=False)
+    live = s > max(S.shape) * torch.finfo(S.dtype).eps * s[0]
+    return (U * torch.where(live, p * torch.where(live, s, 1.0) ** (p - 1), 0.0)) @ Vh
+
+
+def test_bidiagonalize_satisfies_the_golub_kahan_relations_with_orthonormal_bases():
+    X = torch.randn(60, 80, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    U0 = torch.randn(60, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    U0 = U0 / U0.norm(dim=0)
+    U, V, alpha, beta = bidiagonal.bidiagonalize(X, U0, 12)
+    for i in range(3):
+        B = bidiagonal._bidiagonal(alpha[i], beta[i], 13)
+        torch.testing.assert_close(X @ V[i], U[i] @ B, atol=1e-12, rtol=0)
+        torch.testing.assert_close(X.T @ U[i, :, :12], V[i] @ B[:12].T, atol=1e-12, rtol=0)
+        torch.testing.assert_close(U[i].T @ U[i], torch.eye(13, dtype=X.dtype), atol=1e-12, rtol=0)
+        torch.testing.assert_close(V[i].T @ V[i], torch.eye(12, dtype=X.dtype), atol=1e-12, rtol=0)
+        torch.testing.assert_close(U[i, :, 0], U0[:, i])
+
+
+def test_bidiagonalize_stops_at_an_invariant_subspace():
+    """Rank 5: the run from a generic vector reaches u_6 in the null space of X^T, whose alpha is
+    rounding: it stops there and the rest is zero."""
+    X = matrix_with_spectrum(50, 70, torch.arange(5, 0, -1).double(), seed=2)
+    U0 = torch.randn(50, 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    U, V, alpha, beta = bidiagonal.bidiagonalize(X, U0 / U0.norm(), 10)
+    assert (alpha[0, :5] > 1e-3).all() and (beta[0, :5] > 1e-3).all()
+    assert (alpha[0, 5:] == 0).all() and (beta[0, 5:] == 0).all()
+    assert (V[0, :, 5:] == 0).all() and (U[0, :, 7:] == 0).all()
+
+
+@pytest.mark.parametrize("p", [1.0, 0.5, 2.0, 0.0])
+def test_exactly_low_rank_is_exact_with_its_gradient(p):
+    """rank r < d: every direction converges, the tail is the null space: value and gradient exact."""
+    sigma = torch.linspace(3, 1, 12, dtype=torch.float64)
+    S0 = matrix_with_spectrum(150, 120, sigma, seed=4)
+    S = S0.clone().requires_grad_(p > 0)
+    v = edlrr.schatten(S, p, **MATVEC, generator=0, lanczos_steps=20)
+    assert float(v) == pytest.approx(_exact(S0, p), rel=1e-10)
+    if p > 0:
+        v.backward()
+        torch.testing.assert_close(S.grad, _exact_grad(S0, p), atol=1e-8, rtol=0)
+
+
+@pytest.mark.parametrize("low", [1e-3, 1e-8])
+@pytest.mark.parametrize("p", [1.0, 0.5])
+def test_step_spectrum_is_exact(low, p):
+    """Two singular values, each repeated more often than one direction's weight allows: the
+    Krylov space is exhausted after two steps and the tail's two nodes with the control variate
+    give the sum exactly (XTrace's step spectra)."""
+    sigma = torch.where(IDX <= 30, 1.0, low).double()
+    S = matrix_with_spectrum(300, 300, sigma, seed=5)
+    for seed in range(3):
+        v = edlrr.schatten(S, p, **MATVEC, generator=seed)
+        assert float(v) == pytest.approx(_exact(S, p), rel=1e-9)
+
+
+def test_decaying_spectrum_within_a_few_tenths_of_a_percent_and_better_than_the_sketch_head():
+    """sigma_i = 0.9^i (n = 300), 100 products each: the self-deflated run against the sketch head
+    with the same budget (k = 30, q = 0, N = 2, d = 10), mean error over 5 seeds."""
+    S = matrix_with_spectrum(300, 300, 0.9 ** (IDX - 1), seed=6)
+    truth = _exact(S, 1)
+    ours = [abs(float(edlrr.nuclear_norm(S, **MATVEC, generator=s)) / truth - 1) for s in range(5)]
+    sketch = [abs(float(edlrr.nuclear_norm(S, preset="fast", dense_below=0, nuclear_internals=None, sketch=30,
+                                           power_iters=0, probes=2, lanczos_steps=10, generator=s)) / truth - 1)
+              for s in range(5)]
+    assert sum(ours) / 5 < 5e-3, ours
+    assert sum(ours) < sum(sketch) / 3, (ours, sketch)
+
+
+def test_radau_rule_below_gauss_on_a_decaying_tail_and_equal_where_the_space_is_exhausted():
+    """For sqrt-like h the Gauss-Radau(0) rule is the lower end of the bracket: on sigma_i = 0.9^i
+    (Schatten-0.5) the Gauss rule overestimates by more; on a step spectrum (beta_d = 0) they agree."""
+    h = _power_function(0.5)
+    S = matrix_with_spectrum(300, 300, 0.9 ** (IDX - 1), seed=7)
+    truth = _exact(S, 0.5)
+    kw = dict(probes=1, lanczos_steps=30, generator=0)
+    radau = float(bidiagonal.spectral_sum(S, h, rule="radau", **kw)[0])
+    gauss = float(bidiagonal.spectral_sum(S, h, rule="gauss", **kw)[0])
+    mean = float(bidiagonal.spectral_sum(S, h, rule="gauss-radau", **kw)[0])
+    assert gauss > truth and abs(radau - truth) < abs(gauss - truth)
+    assert mean == pytest.approx(0.5 * (radau + gauss), rel=1e-12)
+    step = matrix_with_spectrum(300, 300, torch.where(IDX <= 30, 1.0, 1e-3).double(), seed=8)
+    a = float(bidiagonal.spectral_sum(step, h, rule="radau", **kw)[0])
+    b = float(bidiagonal.spectral_sum(step, h, rule="gauss", **kw)[0])
+    assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_probes_average_their_runs_and_give_a_standard_error():
+    S = matrix_with_spectrum(200, 240, 1.0 / torch.arange(1, 201, dtype=torch.float64), seed=9)
+    truth = _exact(S, 1)
+    v1, e1 = edlrr.nuclear_norm(S, **MATVEC, generator=0, return_stderr=True)
+    assert math.isnan(float(e1))
+    v, e = edlrr.nuclear_norm(S, **MATVEC, probes=4, lanczos_steps=25, generator=0, return_stderr=True)
+    assert float(e) > 0 and abs(float(v) - truth) < 5 * float(e) + 1e-3 * truth
+
+
+def test_batch_gives_the_numbers_of_a_loop_with_the_same_generator_in_float32_too():
+    A = matrix_with_spectrum(120, 90, 0.8 ** torch.arange(90, dtype=torch.float64), seed=10)
+    B = matrix_with_spectrum(120, 90, torch.linspace(2, 1, 90, dtype=torch.float64), seed=11)
+    outs = {}
+    for dtype in (torch.float64, torch.float32):
+        batch = torch.stack([A, B]).to(dtype)
+        g = torch.Generator().manual_seed(5)
+        outs[dtype] = out = edlrr.nuclear_norm(batch, **MATVEC, lanczos_steps=20, generator=g)
+        g = torch.Generator().manual_seed(5)
+        loop = torch.stack([edlrr.nuclear_norm(X.to(dtype), **MATVEC, lanczos_steps=20, generator=g) for X in (A, B)])
+        torch.testing.assert_close(out, loop, rtol=1e-5 if dtype == torch.float32 else 1e-12, atol=0)
+    assert outs[torch.float32].dtype == torch.float32
+    # accuracy in both dtypes with the preset's 50 steps: float32 within 2e-4 (its products'
+    # rounding), float64 within 1e-4, on the decaying spectrum (3 seeds)
+    truth = _exact(A, 1)
+    for dtype, bound in ((torch.float64, 1e-4), (torch.float32, 2e-4)):
+        errs = [abs(float(edlrr.nuclear_norm(A.to(dtype), **MATVEC, generator=s)) / truth - 1) for s in range(3)]
+        assert max(errs) < bound, (dtype, errs)
+
+
+def test_rank_of_an_exactly_low_rank_matrix_and_a_finite_gradient_at_zeros():
+    S0 = matrix_with_spectrum(200, 200, torch.where(IDX[:200] <= 20, 1.0 + (20 - IDX[:200]) / 20, 0.0).double(), seed=12)
+    assert float(edlrr.rank(S0, **MATVEC, generator=0)) == pytest.approx(20, abs=1e-9)
+    S = S0.clone().requires_grad_()
+    edlrr.schatten(S, 0.5, **MATVEC, generator=0).backward()
+    assert torch.isfinite(S.grad).all()
+
+
+def test_the_same_seed_the_same_value_and_a_wide_matrix_on_its_smaller_side():
+    S = matrix_with_spectrum(80, 200, 0.85 ** torch.arange(80, dtype=torch.float64), seed=13)
+    a = edlrr.nuclear_norm(S, **MATVEC, generator=3)
+    b = edlrr.nuclear_norm(S.T, **MATVEC, generator=3)
+    assert float(a) == float(edlrr.nuclear_norm(S, **MATVEC, generator=3))
+    assert float(a) == pytest.approx(float(b), rel=1e-12)  # both work with the 80 x 80 Gram side
+    assert float(a) == pytest.approx(_exact(S, 1), rel=1e-3)
+
+
+def test_bad_options_name_the_problem():
+    with pytest.raises(ValueError, match="head must be one of"):
+        edlrr.resolve_settings("matvec", head="range")
+    assert edlrr.resolve_settings("fast", head="lanczos").quadrature == "extrapolated"  # every rule applies
+    with pytest.raises(ValueError, match="projected"):
+        edlrr.resolve_settings("matvec", tail_gradient="rational")
+    with pytest.raises(ValueError, match="rule must be one of"):
+        bidiagonal.spectral_sum(torch.eye(3, dtype=torch.float64), _RANK_FUNCTION, probes=1, lanczos_steps=2,
+                                rule="lobatto")
+    with pytest.raises(ValueError, match="m <= n"):
+        bidiagonal.spectral_sum(torch.ones(4, 3, dtype=torch.float64), _RANK_FUNCTION, probes=1, lanczos_steps=2)
+
+
+def test_the_matvec_preset_counts_100_products():
+    from edlrr_bench.experiments.fast import products
+    assert products(edlrr.resolve_settings("matvec"), 1000) == 100
+    assert products(edlrr.resolve_settings("matvec"), 1000, nuclear=True) == 100
+    assert products(edlrr.resolve_settings("matvec", probes=2, lanczos_steps=25), 1000) == 100
