@@ -49,7 +49,7 @@ import math
 
 import torch
 
-from .krylov import SpectralFunction, _lambda_function, _sum_squares64, x_times, xt_times
+from .krylov import SpectralFunction, _lambda_function, _sum_squares64, gram_side, x_times, xt_times
 from .probes import sample_probes
 
 __all__ = ["bidiagonalize", "spectral_sum", "RULES"]
@@ -155,8 +155,6 @@ def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_w
     """The self-deflated estimate of each run from its first k steps: the head (differentiable),
     the known tail trace (differentiable), and for the Gauss and the Gauss-Radau rule the tail
     estimate and the projected gradient's constant c (no gradient)."""
-    batch, N = X.shape[:-2], U.shape[-3]
-    n = X.shape[-1]
     work = X.dtype
     with torch.no_grad():
         # the small eigenproblems and the quadrature in float64 (k x k: no cost; float32 weights
@@ -225,10 +223,7 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-    m, n = X.shape[-2:]
-    if m > n:
-        raise ValueError(f"spectral_sum expects m <= n (work on the smaller Gram side), got {m} x {n}")
-    rank_rtol = max(m, n) * torch.finfo(X.dtype).eps if rank_rtol is None else rank_rtol
+    m, _, rank_rtol = gram_side(X, rank_rtol)
     if converged_rtol is None:
         converged_rtol = max(1e-8, 100 * torch.finfo(X.dtype).eps)
     d, N = lanczos_steps, probes

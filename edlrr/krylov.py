@@ -565,6 +565,15 @@ def pinching_error(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_i
 TAIL_GRADIENTS = ("stochastic", "projected", "rational")
 
 
+def gram_side(X: torch.Tensor, rank_rtol: float | None) -> tuple[int, int, float]:
+    """(m, n, rank_rtol) of an estimator's input X (*, m, n), which must have m <= n (the smaller
+    Gram side, X X^T); rank_rtol defaults to max(m, n) eps (:func:`torch.linalg.matrix_rank`)."""
+    m, n = X.shape[-2:]
+    if m > n:
+        raise ValueError(f"spectral_sum expects m <= n (work on the smaller Gram side), got {m} x {n}")
+    return m, n, max(m, n) * torch.finfo(X.dtype).eps if rank_rtol is None else rank_rtol
+
+
 def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_iters: int, probes: int,
                  lanczos_steps: int, generator=None, rank_rtol: float | None = None,
                  tail_gradient: str = "projected", dense_below: int = 0, quadrature: str = "extrapolated"):
@@ -602,10 +611,7 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_ite
         raise ValueError(f"tail_gradient must be one of {TAIL_GRADIENTS}, got {tail_gradient!r}")
     if quadrature not in QUADRATURES:
         raise ValueError(f"quadrature must be one of {QUADRATURES}, got {quadrature!r}")
-    m, n = X.shape[-2:]
-    if m > n:
-        raise ValueError(f"spectral_sum expects m <= n (work on the smaller Gram side), got {m} x {n}")
-    rank_rtol = max(m, n) * torch.finfo(X.dtype).eps if rank_rtol is None else rank_rtol
+    m, n, rank_rtol = gram_side(X, rank_rtol)
 
     def exact_sum(sigma):
         """sum h(sigma) over the singular values (*, r) above the tolerance, and sigma_1."""

@@ -172,3 +172,15 @@ def test_the_matvec_preset_counts_100_products():
     assert products(edlrr.resolve_settings("matvec"), 1000) == 100
     assert products(edlrr.resolve_settings("matvec"), 1000, nuclear=True) == 100
     assert products(edlrr.resolve_settings("matvec", probes=2, lanczos_steps=25), 1000) == 100
+
+
+def test_schatten2_gradient_is_exactly_2S_head_plus_projected_tail():
+    """f(lambda) = lambda is linear: the head's exact gradient on the converged directions plus
+    c X_t on the rest, with c from the tail's quadrature and control variate (= 2 exactly), must
+    add up to 2 S on a full-rank matrix whose head converges only in part."""
+    S0 = matrix_with_spectrum(200, 260, 0.95 ** torch.arange(200, dtype=torch.float64), seed=14)
+    S = S0.clone().requires_grad_()
+    v = edlrr.schatten(S, 2, **MATVEC, lanczos_steps=30, generator=0)
+    v.backward()
+    assert float(v) == pytest.approx(float(S0.square().sum()), rel=1e-12)
+    torch.testing.assert_close(S.grad, 2 * S0, atol=1e-10, rtol=0)
