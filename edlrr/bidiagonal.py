@@ -117,10 +117,13 @@ def _bidiagonal(alpha: torch.Tensor, beta: torch.Tensor, rows: int) -> torch.Ten
     return B
 
 
-def _tail_estimate(nodes, weights, f, dim, known):
+def _tail_estimate(nodes, weights, f, dim, known, spread: bool = False):
     """(m - c) times the f-mean of the tail measure (nodes, weights: (*, r), weights >= 0), with
     the control variate of the same measure on lambda (slope fitted on the nodes) and the known
-    tail trace; 0 where the tail carries no weight."""
+    tail trace; 0 where the tail carries no weight. With ``spread``, also the plug-in standard
+    deviation of that one-probe estimate: for z uniform on the sphere of R^D,
+    Var(D z^T F z) = 2 D^2 / (D + 2) Var_i(f_i), with the variance over the tail's eigenvalues
+    taken from the probe's measure and f replaced by its residual after the control variate."""
     total = weights.sum(-1, keepdim=True)
     empty = total[..., 0] <= 0
     p = weights / torch.where(total > 0, total, 1.0)
@@ -131,7 +134,12 @@ def _tail_estimate(nodes, weights, f, dim, known):
     tiny = torch.finfo(nodes.dtype).eps * nodes.abs().amax(-1).square()
     slope = torch.where(var > tiny, (p * dl * (fv - mf[..., None])).sum(-1) / torch.where(var > tiny, var, 1.0), 0.0)
     est = dim * mf + slope * (known - dim * ml)
-    return torch.where(empty, torch.zeros_like(est), est)
+    est = torch.where(empty, torch.zeros_like(est), est)
+    if not spread:
+        return est
+    resid = fv - mf[..., None] - slope[..., None] * dl
+    sd = (2 * dim * dim / (dim + 2) * (p * resid * resid).sum(-1)).sqrt()
+    return est, torch.where(empty, torch.zeros_like(sd), sd)
 
 
 class _Head(torch.autograd.Function):
@@ -194,10 +202,10 @@ def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_w
     with torch.no_grad():
         out = {}
         for name, (nodes, weights) in (("gauss", gauss), ("radau", radau)):
-            tail = _tail_estimate(nodes, weights, f, dim, known64)
+            tail, sd = _tail_estimate(nodes, weights, f, dim, known64, spread=True)
             c = torch.where(known64 > 0, _tail_estimate(nodes, weights, g, dim, known64)
                             / torch.where(known64 > 0, known64, 1.0), 0.0)
-            out[name] = (tail, c)
+            out[name] = (tail, c, sd)
     return head, known, out
 
 
@@ -218,7 +226,10 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
     exactly (default 1e-8, and 100 eps of a coarser dtype: 1.2e-5 in float32);
     ``single_weight``: the most weight m (e_1^T p_j)^2 a converged pair may carry to count as one
     direction (15: the 1e-4 tail of a chi-square with one degree of freedom). The standard error
-    is that of the mean over the runs (NaN for one run). ``rank_rtol``: singular values below
+    combines the spread of the mean over the runs (for one run, the plug-in spread of its tail
+    sample, :func:`_tail_estimate`) with the quadrature's bound (the distance to the farther end
+    of the Gauss/Radau bracket; for h without one, the rank, the distance between the two rules).
+    ``rank_rtol``: singular values below
     rank_rtol sigma_1 are zeros (default max(m, n) eps).
     """
     if rule not in RULES:
@@ -234,15 +245,16 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
     U, V, alpha, beta = bidiagonalize(X.detach(), U0, d)
     args = (h, m, rank_rtol, converged_rtol, single_weight)
     head, known, rules = _estimate(X, U, V, alpha, beta, d, *args)
-    (tg, cg), (tr, cr) = rules["gauss"], rules["radau"]
-    if rule == "gauss" or (rule != "radau" and not h.bernstein):
+    (tg, cg, sg), (tr, cr, sr) = rules["gauss"], rules["radau"]
+    bracketed = h.bernstein
+    if rule == "gauss" or (rule != "radau" and not bracketed):
         # without a bracket (h(sqrt) not a Bernstein function: the rank, Schatten p > 2) the mean and
         # its extrapolation fall back to the Gauss rule, as edlrr.krylov.bracketed_quadrature
-        tail, c = tg, cg
+        tail, c, sd = tg, cg, sg
     elif rule == "radau":
-        tail, c = tr, cr
+        tail, c, sd = tr, cr, sr
     else:
-        tail, c = 0.5 * (tg + tr), 0.5 * (cg + cr)
+        tail, c, sd = 0.5 * (tg + tr), 0.5 * (cg + cr), 0.5 * (sg + sr)
         short = (2 * d) // 3
         if rule == "extrapolated" and short >= 2:
             with torch.no_grad():
@@ -255,5 +267,12 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
                 tail = torch.minimum(torch.maximum(total, lo), hi) - head.detach()
     samples = head + (tail + 0.5 * c * (known - known.detach())).to(head.dtype)  # d known / dX = 2 X_t: c X_t
     value = samples.mean(-1)
-    stderr = samples.detach().std(-1) / math.sqrt(N) if N > 1 else torch.full_like(value.detach(), math.nan)
+    # error estimate: the spread of the runs (N > 1; one run: its own plug-in spread) and the
+    # quadrature's bound, the distance to the farther end of the Gauss/Radau bracket where h has
+    # one; where it has none (the rank) the two rules still differ by the mass they place at or
+    # above the tolerance, the uncertainty of the count: their distance
+    with torch.no_grad():
+        bound = torch.maximum((tail - tg).abs(), (tail - tr).abs())
+        spread = samples.detach().double().var(-1) / N if N > 1 else sd[..., 0].square()
+        stderr = (spread + bound.mean(-1).square()).sqrt().to(value.dtype)
     return value, stderr

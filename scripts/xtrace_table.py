@@ -5,7 +5,8 @@
 One row per spectrum and functional: the mean relative error of the ``"matvec"`` preset
 (``budget-100 matvec``) and its Gauss-Radau variant, the least error of the sketch-head
 configurations with the same budget (``budget-100 A/B/C`` and their Gauss/Radau-mean variants,
-and which), and the gradient cosines of the preset and of that configuration.
+and which), the gradient cosines of the preset and of that configuration, and how often the
+preset's 95% interval (value +- 1.96 stderr) held the truth.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def xtrace_table(folder: str) -> str:
     d = rows[(rows.param_part == "xtrace") & (rows.status == "ok") & (rows.products <= 100)]
     err = d.pivot_table(index=["dataset_spectrum", "param_functional"], columns="method", values="value_relerr_mean")
     cos = d.pivot_table(index=["dataset_spectrum", "param_functional"], columns="method", values="grad_cosine_mean")
+    cov = d.pivot_table(index=["dataset_spectrum", "param_functional"], columns="method", values="ci95_coverage")
     sketch = [m for m in err.columns if m.startswith("budget-100") and "matvec" not in m]
     best = err[sketch].idxmin(axis=1)
     out = pd.DataFrame({
@@ -31,7 +33,8 @@ def xtrace_table(folder: str) -> str:
         "best sketch head": [f"{err.loc[i, m]:.1e}" for i, m in best.items()],
         "its configuration": best.values,
         "cosine matvec": [f"{cos.loc[i, PRESET]:.3f}" if i in cos.index else "" for i in err.index],
-        "cosine sketch": [f"{cos.loc[i, m]:.3f}" if i in cos.index else "" for i, m in best.items()]})
+        "cosine sketch": [f"{cos.loc[i, m]:.3f}" if i in cos.index else "" for i, m in best.items()],
+        "95% coverage matvec": cov[PRESET].map(lambda v: f"{v:.2f}")})
     return out.to_markdown(index=False, disable_numparse=True)
 
 

@@ -664,14 +664,15 @@ def test_xtrace_table_script_compares_the_preset_with_the_best_sketch_configurat
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     base = dict(param_part="xtrace", status="ok", dataset_spectrum="poly", param_functional="nuclear", products=100)
-    rows = [dict(base, method="budget-100 matvec", value_relerr_mean=1e-3, grad_cosine_mean=0.5),
-            dict(base, method="budget-100 matvec radau", value_relerr_mean=2e-3, grad_cosine_mean=0.5),
-            dict(base, method="budget-100 A", value_relerr_mean=3e-2, grad_cosine_mean=0.25),
-            dict(base, method="budget-100 B", value_relerr_mean=2e-2, grad_cosine_mean=0.125),
-            dict(base, method="Hutchinson-10k", value_relerr_mean=1e-5, grad_cosine_mean=0.9, products=10000)]
+    rows = [dict(base, method="budget-100 matvec", value_relerr_mean=1e-3, grad_cosine_mean=0.5, ci95_coverage=0.9),
+            dict(base, method="budget-100 matvec radau", value_relerr_mean=2e-3, grad_cosine_mean=0.5, ci95_coverage=1.0),
+            dict(base, method="budget-100 A", value_relerr_mean=3e-2, grad_cosine_mean=0.25, ci95_coverage=1.0),
+            dict(base, method="budget-100 B", value_relerr_mean=2e-2, grad_cosine_mean=0.125, ci95_coverage=1.0),
+            dict(base, method="Hutchinson-10k", value_relerr_mean=1e-5, grad_cosine_mean=0.9, ci95_coverage=1.0,
+                 products=10000)]
     (tmp_path / "x").mkdir()
     pd.DataFrame(rows).to_csv(tmp_path / "x" / "fast.csv", index=False)
     table = mod.xtrace_table(str(tmp_path / "x")).splitlines()
     assert len(table) == 3
     cells = [c.strip() for c in table[2].strip("|").split("|")]
-    assert cells == ["poly", "nuclear", "1.0e-03", "2.0e-03", "2.0e-02", "budget-100 B", "0.500", "0.125"]
+    assert cells == ["poly", "nuclear", "1.0e-03", "2.0e-03", "2.0e-02", "budget-100 B", "0.500", "0.125", "0.90"]
