@@ -72,9 +72,10 @@ class EDLRRSolver(AdamCompletion):
         quadrature (the only one) with ``preset="fast"``.
     order, scale : int or None, float or None
         Series order and argument scale (None: the core's defaults).
-    preset : {"paper", "released", "fast"} or None
+    preset : {"paper", "released", "fast", "matvec"} or None
         Estimator recipe of the core (None: ``"paper"``; ``"released"``: the authors' internals
-        and 20,000 probes; ``"fast"``: deflated Lanczos quadrature, :mod:`edlrr.krylov`).
+        and 20,000 probes; ``"fast"``: deflated Lanczos quadrature, :mod:`edlrr.krylov`;
+        ``"matvec"``: self-deflated Golub-Kahan quadrature, :mod:`edlrr.bidiagonal`).
     estimator_options : dict
         Passed through to the estimator: ``probes``, ``sqrt_iters``, ``pinv_iters``, ``project``,
         ``internals``, ``probe_kind``, ``tikhonov``, ``side``, ``sketch``, ``power_iters``,
@@ -108,11 +109,11 @@ class EDLRRSolver(AdamCompletion):
             check_choice(self.expansion, "expansion", ("taylor", "laguerre", "quadrature"))
         if self.order is not None:
             check_int(self.order, "order", minimum=0)
+        from edlrr import estimators
         if self.preset is not None:
-            check_choice(self.preset, "preset", ("paper", "released", "fast"))
+            check_choice(self.preset, "preset", tuple(estimators.PRESETS))
         check_choice(self.on_series_error, "on_series_error", ("warn", "raise", "ignore"))
         check_int(self.seed, "seed", minimum=0)
-        from edlrr import estimators
         estimators.resolve_settings(self.preset, **self.estimator_options)  # validates the options
 
     def _regularizer(self, M: torch.Tensor, rng):

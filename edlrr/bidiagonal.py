@@ -226,8 +226,8 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
     exactly (default 1e-8, and 100 eps of a coarser dtype: 1.2e-5 in float32);
     ``single_weight``: the most weight m (e_1^T p_j)^2 a converged pair may carry to count as one
     direction (15: the 1e-4 tail of a chi-square with one degree of freedom). The standard error
-    combines the spread of the mean over the runs (for one run, the plug-in spread of its tail
-    sample, :func:`_tail_estimate`) with the quadrature's bound (the distance to the farther end
+    combines the spread of the mean over the runs (the runs' plug-in spreads of their tail
+    samples, :func:`_tail_estimate`, or their sample variance where that is larger) with the quadrature's bound (the distance to the farther end
     of the Gauss/Radau bracket; for h without one, the rank, the distance between the two rules).
     ``rank_rtol``: singular values below
     rank_rtol sigma_1 are zeros (default max(m, n) eps).
@@ -267,12 +267,16 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
                 tail = torch.minimum(torch.maximum(total, lo), hi) - head.detach()
     samples = head + (tail + 0.5 * c * (known - known.detach())).to(head.dtype)  # d known / dX = 2 X_t: c X_t
     value = samples.mean(-1)
-    # error estimate: the spread of the runs (N > 1; one run: its own plug-in spread) and the
+    # error estimate: the spread of the runs (their own plug-in spreads, or their sample variance
+    # where larger) and the
     # quadrature's bound, the distance to the farther end of the Gauss/Radau bracket where h has
     # one; where it has none (the rank) the two rules still differ by the mass they place at or
     # above the tolerance, the uncertainty of the count: their distance
     with torch.no_grad():
         bound = torch.maximum((tail - tg).abs(), (tail - tr).abs())
-        spread = samples.detach().double().var(-1) / N if N > 1 else sd[..., 0].square()
+        # (a few runs' sample variance is itself noisy: never below their mean plug-in variance)
+        spread = sd.square().mean(-1) / N
+        if N > 1:
+            spread = torch.maximum(spread, samples.detach().double().var(-1) / N)
         stderr = (spread + bound.mean(-1).square()).sqrt().to(value.dtype)
     return value, stderr

@@ -273,3 +273,14 @@ def test_dlrl_newton_schulz_matches_eigh():
     X1 = get_solver("dlrl", **kw).complete(A, mask).X
     X2 = get_solver("dlrl", gram_power="eigh", **kw).complete(A, mask).X
     assert relative_error(X1, X2) < 1e-6
+
+
+def test_edlrr_with_the_matvec_preset_recovers_rank5():
+    """EDLRR completion with the "matvec" preset (one probe's 50 Golub-Kahan steps per call):
+    on the rank-5 problem the head converges, so the regularizer and its gradient are exact."""
+    A, mask = low_rank()
+    res = get_solver("edlrr", preset="matvec", steps=600, step_size=60, lr_decay=0.7).complete(A, mask)
+    err = relative_error(res.X, A)
+    assert err < 1e-2, (err, res.record.message)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        get_solver("edlrr", preset="matvecs")

@@ -62,7 +62,7 @@ VERSION = 14  # 14: thin products X V by krylov.x_times ((V^T X^T)^T), the tail'
 SPEED_LANCZOS_VERSION = 14  # 14: X V as (V^T X^T)^T (krylov.x_times: 1.8-1.9x faster at 4096 x 8 in float64 on an AVX512-BF16 CPU; the estimate 1.85 -> 1.5 s at 4096); 13: X^T V as (V^T X)^T (krylov.xt_times: 2.4-3x faster on an AVX2 CPU's MKL); 12: quadrature="extrapolated" (VERSION before)
 # parts on matrices the preset computes densely (min(m, n) <= dense_below)
 SMALL_VERSION = 7  # 7: quadrature="extrapolated" on the Lanczos path; 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
-BIDIAGONAL_VERSION = 3  # the XTrace cells of head="lanczos" (edlrr.bidiagonal); 3: the 95% interval's coverage recorded (one probe's plug-in error estimate); 2: the Gauss rule for h without a bracket (the rank)
+BIDIAGONAL_VERSION = 4  # the XTrace cells of head="lanczos" (edlrr.bidiagonal); 4: several runs' error estimate never below their mean plug-in spread (2 runs' sample variance covered 0.50 on flat); 3: the 95% interval's coverage recorded (one probe's plug-in error estimate); 2: the Gauss rule for h without a bracket (the rank)
 XTRACE_VERSION = 7  # 7: the 95% interval's coverage recorded; 6: quadrature="extrapolated"; 5: gradient cosine against the exact (minimal-norm) gradient recorded
 DTYPE_VERSION = 9  # 9: quadrature="extrapolated" on the Lanczos path; 8: polar_extend; 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3-7: the preset's polar iteration
 PENALTY_VERSION = 9  # 9: the pinching bias recorded; 8: quadrature="extrapolated", the Gauss/Radau mean beside it; 7: gradient cosine recorded; the Lanczos path with the rational tail gradient added
