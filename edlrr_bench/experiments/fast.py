@@ -803,7 +803,7 @@ def _xtrace_section(ok, cfg, claims):
                                f"{sp} {gt[gt.spectrum == sp]['idealised (100 products)'].min():.3f}" for sp in per.columns),
                            "verdict": "reproduced" if per.loc[best].min() >= 0.99 else "not reproduced"})
     if "ci95_coverage" in d and d.ci95_coverage.notna().any():
-        small_d = d[d.products <= 100]
+        small_d = d[(d.products > 0) & (d.products <= 100)]  # (0: the exact path, where k + N >= min(m, n))
         ct = small_d.pivot_table(index=["dataset_spectrum", "param_functional"], columns="method",
                                  values="ci95_coverage").reset_index()
         ct = ct.rename(columns={"dataset_spectrum": "spectrum", "param_functional": "functional"})
