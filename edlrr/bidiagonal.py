@@ -155,8 +155,10 @@ class _Head(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_qtx, g_fro2):
         X, Q = ctx.saved_tensors
-        grad = (Q @ g_qtx).sum(-3) + 2 * g_fro2[..., None, None] * X
-        return grad, None, None, None
+        *batch, N, m, k = Q.shape
+        # sum over the runs as one product (m x N k times N k x n): no N-fold m x n temporary
+        grad = Q.movedim(-3, -2).reshape(*batch, m, N * k) @ g_qtx.reshape(*batch, N * k, -1)
+        return grad + 2 * g_fro2[..., None, None] * X, None, None, None
 
 
 def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_weight):
@@ -216,21 +218,25 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
 
     ``probes`` (N) runs of ``lanczos_steps`` (d) Golub-Kahan steps: 2 N d products by X or X^T
     (the head's Q^T X comes from the bidiagonalization, no product more); the estimate is the
-    mean over the runs, each self-deflated (module docstring). ``rule``: ``"extrapolated"``
-    (default: the mean of the Gauss and Gauss-Radau estimates extrapolated from d' = 2d/3 to d
-    steps, error ~ d^-2, clamped into the bracket the two make at d, as
-    :func:`edlrr.krylov.bracketed_quadrature`), ``"radau"`` (Gauss-Radau with a node at 0, the
-    Gauss rule where the Krylov space is exhausted), ``"gauss"``, or ``"gauss-radau"`` (their
-    mean; where h(sqrt(lambda)) is not a Bernstein function, ``h.bernstein`` false as for the
-    rank, the last two are the Gauss rule). ``converged_rtol``: a Ritz pair with residual at most this times sigma_1 counts
-    exactly (default 1e-8, and 100 eps of a coarser dtype: 1.2e-5 in float32);
-    ``single_weight``: the most weight m (e_1^T p_j)^2 a converged pair may carry to count as one
-    direction (15: the 1e-4 tail of a chi-square with one degree of freedom). The standard error
-    combines the spread of the mean over the runs (the runs' plug-in spreads of their tail
-    samples, :func:`_tail_estimate`, or their sample variance where that is larger) with the quadrature's bound (the distance to the farther end
-    of the Gauss/Radau bracket; for h without one, the rank, the distance between the two rules).
-    ``rank_rtol``: singular values below
+    mean over the runs, each self-deflated (module docstring).
+
+    ``rule``: ``"extrapolated"`` (default: the mean of the Gauss and Gauss-Radau estimates
+    extrapolated from d' = 2d/3 to d steps, error ~ d^-2, clamped into the bracket the two make
+    at d, as :func:`edlrr.krylov.bracketed_quadrature`), ``"radau"`` (Gauss-Radau with a node at
+    0, the Gauss rule where the Krylov space is exhausted), ``"gauss"``, or ``"gauss-radau"``
+    (their mean); where h(sqrt(lambda)) is not a Bernstein function (``h.bernstein`` false: the
+    rank, Schatten p > 2) the last two are the Gauss rule.
+
+    ``converged_rtol``: a Ritz pair with residual at most this times sigma_1 counts exactly
+    (default 1e-8, and 100 eps of a coarser dtype: 1.2e-5 in float32). ``single_weight``: the
+    most weight m (e_1^T p_j)^2 a converged pair may carry to count as one direction (15: the
+    1e-4 tail of a chi-square with one degree of freedom). ``rank_rtol``: singular values below
     rank_rtol sigma_1 are zeros (default max(m, n) eps).
+
+    The standard error combines the spread of the mean over the runs (the runs' plug-in spreads
+    of their tail samples, :func:`_tail_estimate`, or their sample variance where that is
+    larger) with the quadrature's bound (the distance to the farther end of the Gauss/Radau
+    bracket; for h without one, the rank, the distance between the two rules).
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
@@ -267,11 +273,10 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
                 tail = torch.minimum(torch.maximum(total, lo), hi) - head.detach()
     samples = head + (tail + 0.5 * c * (known - known.detach())).to(head.dtype)  # d known / dX = 2 X_t: c X_t
     value = samples.mean(-1)
-    # error estimate: the spread of the runs (their own plug-in spreads, or their sample variance
-    # where larger) and the
-    # quadrature's bound, the distance to the farther end of the Gauss/Radau bracket where h has
-    # one; where it has none (the rank) the two rules still differ by the mass they place at or
-    # above the tolerance, the uncertainty of the count: their distance
+    # error estimate: the spread of the runs (their plug-in spreads, or their sample variance
+    # where larger) and the quadrature's bound, the distance to the farther end of the
+    # Gauss/Radau bracket where h has one; where it has none (the rank) the two rules still differ
+    # by the mass they place at or above the tolerance, the uncertainty of the count
     with torch.no_grad():
         bound = torch.maximum((tail - tg).abs(), (tail - tr).abs())
         # (a few runs' sample variance is itself noisy: never below their mean plug-in variance)

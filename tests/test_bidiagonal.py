@@ -199,3 +199,18 @@ def test_one_probe_error_estimate_covers_the_truth(sigma):
         assert 0 < float(se) < 0.05 * truth
         covered += abs(float(v) - truth) <= 1.96 * float(se)
     assert covered >= 45, covered
+
+
+def test_batched_gradient_over_several_runs_equals_the_loop():
+    """(2, m, n) with 3 runs each: the gradient of the batch's sum equals the loop's gradients
+    (same generator), through the head's one-product backward over the runs."""
+    A = matrix_with_spectrum(90, 110, 0.8 ** torch.arange(90, dtype=torch.float64), seed=16)
+    B = matrix_with_spectrum(90, 110, 1.0 / torch.arange(1, 91, dtype=torch.float64), seed=17)
+    X = torch.stack([A, B]).requires_grad_()
+    g = torch.Generator().manual_seed(9)
+    edlrr.schatten(X, 0.5, **MATVEC, probes=3, lanczos_steps=15, generator=g).sum().backward()
+    g = torch.Generator().manual_seed(9)
+    for i, M in enumerate((A, B)):
+        Y = M.clone().requires_grad_()
+        edlrr.schatten(Y, 0.5, **MATVEC, probes=3, lanczos_steps=15, generator=g).backward()
+        torch.testing.assert_close(X.grad[i], Y.grad, rtol=1e-10, atol=1e-12)
