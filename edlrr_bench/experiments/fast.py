@@ -773,8 +773,9 @@ def _xtrace_section(ok, cfg, claims):
              + f". Mean over {cfg['xtrace']['seeds']} seeds. rank20 is exactly rank 20 (sketch r + 10 = 30 in the "
              "budget configurations). `budget-100 A/B/C`: sketch head + probes (`edlrr.krylov`); `budget-100 "
              "matvec`: the `\"matvec\"` preset (`head=\"lanczos\"`, `edlrr.bidiagonal`: one probe's 50 Golub-Kahan "
-             "steps give the exactly counted head and the tail's Gauss-Radau rule; `N=2`: two probes of 25 steps; "
-             "`gauss-radau`: the mean of that rule and the Gauss rule).", "", tab.to_markdown(index=False, floatfmt=".2e"), ""]
+             "steps give the exactly counted head and the tail's Gauss and Gauss-Radau rules, their mean "
+             "extrapolated from 33 to 50 steps; `radau`: the Gauss-Radau rule alone; `N=2`: two probes of 25 "
+             "steps).", "", tab.to_markdown(index=False, floatfmt=".2e"), ""]
     if "grad_cosine_mean" in d and d.grad_cosine_mean.notna().any():
         gt = d[d.param_functional != "rank"].pivot_table(index=["dataset_spectrum", "param_functional"], columns="method",
                                                           values="grad_cosine_mean").reset_index()
