@@ -676,3 +676,41 @@ def test_xtrace_table_script_compares_the_preset_with_the_best_sketch_configurat
     assert len(table) == 3
     cells = [c.strip() for c in table[2].strip("|").split("|")]
     assert cells == ["poly", "nuclear", "1.0e-03", "2.0e-03", "2.0e-02", "budget-100 B", "0.500", "0.125", "0.90"]
+
+
+def test_matvec_budget_curve_names_the_least_budget_from_which_the_target_holds():
+    """The XTrace report's budget curve of the matvec preset: the least measured budget from
+    which every larger one meets the target (1%, 1e-4 on the fast-decay and step spectra), '>'
+    the largest where none does; other methods and rank20 left out."""
+    from edlrr_bench.experiments.fast import _matvec_budget_curve
+
+    def row(method, spectrum, functional, err):
+        return dict(method=method, dataset_spectrum=spectrum, param_functional=functional, value_relerr_mean=err)
+
+    d = pd.DataFrame([row("budget-100 matvec", "poly", "schatten0.5", 5e-2),
+                      row("budget-200 matvec", "poly", "schatten0.5", 8e-3),   # a dip ...
+                      row("budget-400 matvec", "poly", "schatten0.5", 2e-2),   # ... that does not hold
+                      row("budget-800 matvec", "poly", "schatten0.5", 4e-3),
+                      row("budget-100 matvec", "fastexp", "nuclear", 5e-4),    # 1% met, 1e-4 not at 100
+                      row("budget-200 matvec", "fastexp", "nuclear", 5e-5),
+                      row("budget-400 matvec", "fastexp", "nuclear", 1e-6),
+                      row("budget-800 matvec", "fastexp", "nuclear", 1e-7),
+                      row("budget-100 matvec", "slowexp", "rank", 1.0),
+                      row("budget-800 matvec", "slowexp", "rank", 0.5),
+                      row("budget-100 matvec radau", "poly", "schatten0.5", 1e-9),
+                      row("budget-100 A", "poly", "schatten0.5", 1e-9),
+                      row("budget-100 matvec", "rank20", "rank", 1e-9),
+                      row("budget-800 matvec", "rank20", "rank", 1e-9)])
+    curve, summary = _matvec_budget_curve(d)
+    got = {(r.spectrum, r.functional): r["products to target"] for _, r in curve.iterrows()}
+    assert got == {("poly", "schatten0.5"): "800", ("fastexp", "nuclear"): "200", ("slowexp", "rank"): "> 800"}
+    assert list(curve.columns[2:6]) == ["100 products", "200 products", "400 products", "800 products"]
+    assert curve.set_index("spectrum").loc["fastexp", "target"] == 1e-4
+    # the rank is left out of the summary of the spectral sums: met by all of them from 800
+    assert summary == "the matvec preset meets every spectral sum's target from 800 products (schatten0.5 on poly the last)"
+    unmet = d.copy()
+    unmet.loc[unmet.method == "budget-800 matvec", "value_relerr_mean"] = 0.5
+    assert _matvec_budget_curve(unmet)[1] == ("the matvec preset up to 800 products: spectral sums not at target on "
+                                               "nuclear on fastexp, schatten0.5 on poly")
+    alone = d[~d.method.isin(["budget-200 matvec", "budget-400 matvec", "budget-800 matvec"])]
+    assert _matvec_budget_curve(alone) == (None, "")
