@@ -269,6 +269,15 @@ def _pending(experiment: str, cells: Iterable[Cell], store: CellStore, retry_fai
     return summary, pending
 
 
+def runs_alone(cell: Cell) -> bool:
+    """Whether the cell must run with no other cell beside it: its experiment module's
+    ``runs_alone(cell)`` (cells that time methods against each other, whose ratio a second
+    cell on the other cores distorts), False where the module has none."""
+    module = importlib.import_module(f"edlrr_bench.experiments.{cell.experiment}")
+    check = getattr(module, "runs_alone", None)
+    return bool(check(cell)) if check is not None else False
+
+
 def run_sweeps(groups: list[tuple[str, Iterable[Cell], CellStore]], *, threads: int | None = None,
                device: str = "cpu", client=None, retry_failed: bool = False,
                progress: bool = True) -> list[SweepSummary]:
@@ -277,7 +286,9 @@ def run_sweeps(groups: list[tuple[str, Iterable[Cell], CellStore]], *, threads: 
     In-process they run one after the other. On a Dask ``client`` every pending cell of every
     group is submitted at once, earlier groups at a higher Dask priority: the workers take the
     cells in group order but never wait at the end of one experiment for its last (long) cell,
-    so put the experiments with the longest cells first. Returns one summary per group.
+    so put the experiments with the longest cells first. Cells that must run alone
+    (:func:`runs_alone`: timings compared with each other) run after all the others, one at a
+    time, with nothing else on the cluster. Returns one summary per group.
     """
     from tqdm.auto import tqdm
 
@@ -305,16 +316,22 @@ def run_sweeps(groups: list[tuple[str, Iterable[Cell], CellStore]], *, threads: 
 
     from dask.distributed import as_completed
 
-    owner, futures_all = {}, []
+    owner, futures_all, alone = {}, [], []
     for rank, ((summary, pending), store) in enumerate(work):
-        futures = client.map(execute_cell, [c.identity() for c in pending], threads=threads, device=device,
+        together = [c for c in pending if not runs_alone(c)]
+        alone += [(c, summary, store) for c in pending if runs_alone(c)]
+        futures = client.map(execute_cell, [c.identity() for c in together], threads=threads, device=device,
                              artifacts_root=str(store.root), pure=False, priority=len(work) - rank)
         owner.update({fut.key: (summary, store) for fut in futures})
         futures_all += futures
     names = "+".join(summary.experiment for (summary, _), _ in work) or "cells"
-    with tqdm(total=len(owner), desc=names if len(names) < 40 else "cells", unit="cell",
+    with tqdm(total=len(owner) + len(alone), desc=names if len(names) < 40 else "cells", unit="cell",
               disable=not progress, leave=True) as bar:
         for fut in as_completed(futures_all):
             summary, store = owner[fut.key]
+            done(fut.result(), summary, store, bar)
+        for cell, summary, store in alone:  # the cluster is idle now: one cell at a time
+            fut = client.submit(execute_cell, cell.identity(), threads=threads, device=device,
+                                artifacts_root=str(store.root), pure=False)
             done(fut.result(), summary, store, bar)
     return [summary for (summary, _), _ in work]

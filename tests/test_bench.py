@@ -151,6 +151,46 @@ def test_dask_runs_several_sweeps_at_once_into_their_own_stores(tmp_path, tiny_c
         assert all(other.get(cell) is None for cell in cells)
 
 
+def test_cells_that_run_alone_run_after_the_rest_one_at_a_time_on_dask(tmp_path, monkeypatch):
+    """Cells whose module says ``runs_alone`` (timings compared with each other) never share
+    the cluster: on two workers they start after every other cell has ended, and do not
+    overlap each other (threaded workers, so the patched module is the one they run)."""
+    import threading
+    import time as _time
+
+    from dask.distributed import Client, LocalCluster
+
+    from edlrr_bench.experiments import fast as fast_exp
+    from edlrr_bench.sweep import run_sweeps, runs_alone
+
+    spans, lock = {}, threading.Lock()
+
+    def slow(cell, device="cpu"):
+        t0 = _time.perf_counter()
+        _time.sleep(0.15)
+        with lock:
+            spans[cell.params["p"]] = (t0, _time.perf_counter())
+        return {"x": 1.0}
+
+    monkeypatch.setattr(theory_exp, "run_cell", slow)
+    monkeypatch.setattr(theory_exp, "runs_alone", lambda cell: cell.params["p"] >= 10, raising=False)
+    cells = [Cell("theory", "edlrr", {"name": "spectrum"}, {"p": p}) for p in (1, 2, 3, 4, 10, 11, 12)]
+    assert [runs_alone(c) for c in cells] == [False] * 4 + [True] * 3
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        (summary,) = run_sweeps([("theory", cells, CellStore(tmp_path, "theory"))], client=client, progress=False)
+    assert (summary.ran, summary.failed) == (7, 0)
+    together = [spans[p] for p in (1, 2, 3, 4)]
+    alone = sorted(spans[p] for p in (10, 11, 12))
+    assert max(end for _, end in together) <= alone[0][0]
+    assert all(a[1] <= b[0] for a, b in zip(alone, alone[1:]))
+    # the fast experiment's timed parts run alone, its accuracy parts beside others
+    assert runs_alone(Cell("fast", "svdvals", {"name": "test_matrix"}, {"part": "speed"}))
+    assert runs_alone(Cell("fast", "crossover", {"name": "test_matrix"}, {"part": "crossover"}))
+    assert not runs_alone(Cell("fast", "budget-100 matvec", {"name": "test_matrix"}, {"part": "xtrace"}))
+    assert fast_exp.ALONE_PARTS == ("speed", "crossover")
+
+
 def test_cell_key_and_seed_depend_on_identity_only():
     c1 = Cell("theory", "edlrr", {"name": "spectrum", "m": 4}, {"p": 1, "probes": 8})
     c2 = Cell("theory", "edlrr", {"m": 4, "name": "spectrum"}, {"probes": 8, "p": 1})

@@ -291,6 +291,17 @@ def cells(cfg: dict) -> list[Cell]:
     return out
 
 
+ALONE_PARTS = ("speed", "crossover")
+"""The parts whose cells time methods against each other (the speed bar's ratio, the dense
+path's crossover): on a Dask cluster they run one at a time, after the rest
+(:func:`edlrr_bench.sweep.runs_alone`). Two speed cells side by side on this project's 2-core
+machine took the preset 2.2x and svdvals 1.5x longer (``results/fast-two-cells``)."""
+
+
+def runs_alone(cell: Cell) -> bool:
+    return cell.params.get("part") in ALONE_PARTS
+
+
 def xtrace_grid(grid: dict | None) -> list[tuple[str, dict]]:
     """The configurations of the ``[fast.xtrace.grid]`` table: every combination of its sketch,
     power_iters, probes and lanczos_steps lists with more than ``budget`` - ``slack`` and at most
