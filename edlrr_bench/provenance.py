@@ -37,15 +37,24 @@ def _version(module: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def cpu_model() -> str:
-    """The processor's model name (``/proc/cpuinfo`` on Linux; else what ``platform`` says)."""
+    """The processor's model name with its family and model numbers (``/proc/cpuinfo`` on Linux,
+    e.g. "AMD EPYC (family 25, model 17)": a virtual machine's name alone does not tell CPU
+    generations apart, whose bfloat16 products differ by 2x here); else what ``platform`` says."""
     try:
         with open("/proc/cpuinfo") as f:
+            fields = {}
             for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's block
+                key, _, value = line.partition(":")
+                fields[key.strip().lower()] = value.strip()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        fields = {}
+    name = fields.get("model name")
+    if not name:
+        return platform.processor() or platform.machine()
+    numbers = [f"{k} {fields[k2]}" for k, k2 in (("family", "cpu family"), ("model", "model")) if fields.get(k2)]
+    return f"{name} ({', '.join(numbers)})" if numbers else name
 
 
 def polar_dtype(device: str = "cpu") -> str:

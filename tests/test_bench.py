@@ -651,6 +651,13 @@ def test_provenance_records_the_cpu_and_the_polar_dtype(monkeypatch):
 
     assert {"cpu_model", "polar_dtype_auto"} <= set(PROVENANCE_COLUMNS)
     assert isinstance(provenance()["cpu_model"], str) and provenance()["cpu_model"]
+    try:  # on Linux the family and model numbers come with the name (generations share a name)
+        info = open("/proc/cpuinfo").read().split("\n\n")[0]
+    except OSError:
+        info = ""
+    family = [line.split(":")[1].strip() for line in info.splitlines() if line.startswith("cpu family")]
+    if family and "model name" in info:
+        assert f"(family {family[0]}, model " in provenance()["cpu_model"]
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert provenance()["polar_dtype_auto"] == "bfloat16"

@@ -214,3 +214,23 @@ def test_batched_gradient_over_several_runs_equals_the_loop():
         Y = M.clone().requires_grad_()
         edlrr.schatten(Y, 0.5, **MATVEC, probes=3, lanczos_steps=15, generator=g).backward()
         torch.testing.assert_close(X.grad[i], Y.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_a_decay_down_to_the_rank_tolerance_is_exact_once_the_steps_reach_it():
+    """sigma_i = 0.6^(i-1), n = 300: 60 singular values above the tolerance (300 eps sigma_1), the
+    last at 1.2 tol, far below 1e-8 sigma_1 and close together in absolute terms. With 80 steps
+    every one is a converged Ritz pair with a residual far below its gap: all are counted
+    exactly, none is left to the one-probe tail, and the run does not stop short of the last."""
+    sigma = 0.6 ** torch.arange(300, dtype=torch.float64)
+    S0 = matrix_with_spectrum(300, 300, sigma, seed=21)
+    assert _exact(S0, 0) == 60
+    opts = dict(MATVEC, lanczos_steps=80)
+    for seed in range(3):
+        assert float(edlrr.rank(S0, **opts, generator=seed)) == 60
+        for p in (0.5, 1.0):
+            S = S0.clone().requires_grad_()
+            value = edlrr.schatten(S, p, **opts, generator=seed)
+            assert float(value) == pytest.approx(_exact(S0, p), rel=1e-9)
+            value.backward()
+            g = _exact_grad(S0, p)
+            assert float((S.grad * g).sum() / (S.grad.norm() * g.norm())) > 0.999

@@ -63,8 +63,8 @@ VERSION = 14  # 14: thin products X V by krylov.x_times ((V^T X^T)^T), the tail'
 SPEED_LANCZOS_VERSION = 14  # 14: X V as (V^T X^T)^T (krylov.x_times: 1.8-1.9x faster at 4096 x 8 in float64 on an AVX512-BF16 CPU; the estimate 1.85 -> 1.5 s at 4096); 13: X^T V as (V^T X)^T (krylov.xt_times: 2.4-3x faster on an AVX2 CPU's MKL); 12: quadrature="extrapolated" (VERSION before)
 # parts on matrices the preset computes densely (min(m, n) <= dense_below)
 SMALL_VERSION = 7  # 7: quadrature="extrapolated" on the Lanczos path; 5: preset "fast" computes min(m, n) <= 640 densely (dense_below=0: Lanczos); 6: float64 cut there
-BIDIAGONAL_VERSION = 4  # the XTrace cells of head="lanczos" (edlrr.bidiagonal); 4: several runs' error estimate never below their mean plug-in spread (2 runs' sample variance covered 0.50 on flat); 3: the 95% interval's coverage recorded (one probe's plug-in error estimate); 2: the Gauss rule for h without a bracket (the rank)
-XTRACE_VERSION = 7  # 7: the 95% interval's coverage recorded; 6: quadrature="extrapolated"; 5: gradient cosine against the exact (minimal-norm) gradient recorded
+BIDIAGONAL_VERSION = 5  # the XTrace cells of head="lanczos" (edlrr.bidiagonal); 5: Ritz pairs isolated by 100x their residual count, runs stop at a tenth of the rank tolerance, the truth cut at it (fast decay at 200 products: rank 6.9e-2 -> 0, Schatten-0.5 4.5e-5 -> 2e-13); 4: several runs' error estimate never below their mean plug-in spread (2 runs' sample variance covered 0.50 on flat); 3: the 95% interval's coverage recorded (one probe's plug-in error estimate); 2: the Gauss rule for h without a bracket (the rank)
+XTRACE_VERSION = 8  # 8: the truth of the spectral sums cut at the rank tolerance (Schatten-0.5 on the exponential decays moves by 4.5e-7); 7: the 95% interval's coverage recorded; 6: quadrature="extrapolated"; 5: gradient cosine against the exact (minimal-norm) gradient recorded
 DTYPE_VERSION = 9  # 9: quadrature="extrapolated" on the Lanczos path; 8: polar_extend; 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3-7: the preset's polar iteration
 PENALTY_VERSION = 9  # 9: the pinching bias recorded; 8: quadrature="extrapolated", the Gauss/Radau mean beside it; 7: gradient cosine recorded; the Lanczos path with the rational tail gradient added
 SCHATTEN_P = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}  # the XTrace functionals but the rank
@@ -295,7 +295,8 @@ ALONE_PARTS = ("speed", "crossover")
 """The parts whose cells time methods against each other (the speed bar's ratio, the dense
 path's crossover): on a Dask cluster they run one at a time, after the rest
 (:func:`edlrr_bench.sweep.runs_alone`). Two speed cells side by side on this project's 2-core
-machine took the preset 2.2x and svdvals 1.5x longer (``results/fast-two-cells``)."""
+machine took the preset 1.24-1.41x and svdvals 1.01-1.48x as long as one cell at a time on the
+same machine (``results/fast-two-cells``): the ratio moves by up to 30% either way."""
 
 
 def runs_alone(cell: Cell) -> bool:
@@ -386,11 +387,17 @@ def _run_speed(cell, device):
 
 
 def _xtrace_truth(spectrum: str, n: int, functional: str) -> float:
+    """sum_i h(sigma_i) over the test matrix's nominal singular values above the rank tolerance
+    (n eps sigma_1, below which the estimators, the exact gradient and the rank count a zero: a
+    float64 matrix cannot hold 0.7^999 sigma_1); the rank from the matrix itself. The cut moves
+    Schatten-0.5 by 4.5e-7 and 4.6e-7 (relative) on the fast and slow exponential decays, their
+    nuclear norms by 2e-13, and nothing else."""
     s = spectrum_values(spectrum, n)
     if functional == "rank":
         return float(edlrr.exact.rank(test_matrix(spectrum, n)))
     p = SCHATTEN_P[functional]
-    return float((s[s > 0] ** p).sum())
+    live = s > n * torch.finfo(s.dtype).eps * s.max()
+    return float((s[live] ** p).sum())
 
 
 def oracle_error(sigma: np.ndarray, functional: str, budget: int = 100) -> tuple[float, int, int]:
