@@ -761,3 +761,24 @@ def test_matvec_budget_curve_names_the_least_budget_from_which_the_target_holds(
                                                "nuclear on fastexp, schatten0.5 on poly")
     alone = d[~d.method.isin(["budget-200 matvec", "budget-400 matvec", "budget-800 matvec"])]
     assert _matvec_budget_curve(alone) == (None, "")
+
+
+def test_matvec_budget_coverage_names_the_worst_line_of_each_budget():
+    from edlrr_bench.experiments.fast import _matvec_budget_coverage
+
+    def row(method, spectrum, functional, cover):
+        return dict(method=method, dataset_spectrum=spectrum, param_functional=functional, ci95_coverage=cover)
+
+    d = pd.DataFrame([row("budget-100 matvec", "poly", "nuclear", 1.0),
+                      row("budget-100 matvec", "flat", "rank", 0.9),
+                      row("budget-200 matvec", "poly", "nuclear", 0.6),
+                      row("budget-200 matvec", "flat", "rank", 0.8),
+                      row("budget-200 matvec", "rank20", "rank", 0.0),     # rank20 left out
+                      row("budget-200 matvec radau", "poly", "nuclear", 0.0)])  # another rule
+    got = _matvec_budget_coverage(d).set_index("products")
+    assert got.loc[100, "worst coverage"] == 0.9 and got.loc[100, "where"] == "rank on flat"
+    assert got.loc[100, "lines below 90%"] == 0
+    assert got.loc[200, "worst coverage"] == 0.6 and got.loc[200, "where"] == "nuclear on poly"
+    assert (got.loc[200, "lines below 90%"], got.loc[200, "lines"]) == (2, 2)
+    assert _matvec_budget_coverage(d[d.method == "budget-100 matvec"]) is None
+    assert _matvec_budget_coverage(d.drop(columns=["ci95_coverage"])) is None

@@ -857,6 +857,11 @@ def _xtrace_section(ok, cfg, claims):
                   "those measured that meets 1% (1e-4 on the fast-decay and step spectra; `>` the largest "
                   "where none does). The gap to the 100-product bar in products:", "",
                   curve.to_markdown(index=False, floatfmt=".2e"), ""]
+        cover = _matvec_budget_coverage(d)
+        if cover is not None:
+            lines += ["The coverage of its 95% interval (value +- 1.96 stderr) at each budget: the worst line "
+                      "(spectrum and functional, rank20 left out) and how many lines fall below 90%:", "",
+                      cover.to_markdown(index=False, floatfmt=".2f"), ""]
     small = [m for m, b in budget.items() if b <= 100]
     if small:
         # one fixed configuration must do it on every spectrum (no choice per spectrum)
@@ -940,6 +945,24 @@ def _matvec_budget_curve(d: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
         summary = (f"the matvec preset meets every spectral sum's target from {worst[0]} products "
                    f"({worst[1]} on {worst[2]} the last)")
     return out, summary
+
+
+def _matvec_budget_coverage(d: pd.DataFrame) -> pd.DataFrame | None:
+    """Per budget of the matvec preset: the worst coverage of its 95% interval over the spectrum x
+    functional lines (rank20 left out), where it occurs, and the number of lines below 90%; None
+    without coverage records or with fewer than two budgets."""
+    rows = d[d.method.str.match(MATVEC_BUDGET) & (d.dataset_spectrum != "rank20")]
+    if "ci95_coverage" not in rows or rows.ci95_coverage.isna().all() or rows.method.nunique() < 2:
+        return None
+    rows = rows.dropna(subset=["ci95_coverage"])
+    rows = rows.assign(budget=rows.method.str.extract(MATVEC_BUDGET, expand=False).astype(int))
+    out = []
+    for budget, g in rows.groupby("budget"):
+        worst = g.loc[g.ci95_coverage.idxmin()]
+        out.append({"products": budget, "worst coverage": worst.ci95_coverage,
+                    "where": f"{worst.param_functional} on {worst.dataset_spectrum}",
+                    "lines below 90%": int((g.ci95_coverage < 0.9).sum()), "lines": len(g)})
+    return pd.DataFrame(out)
 
 
 def _xtrace_grid_section(ok, cfg, claims):
