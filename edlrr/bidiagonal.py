@@ -18,7 +18,9 @@ X^T), and the one Krylov space serves twice:
    Gauss-Radau rule without the converged nodes) is a sphere-probe Hutchinson sample of the
    tail tr f(P A P), m - c dimensions, with a control variate inside the one probe: the
    weighted least-squares slope of f on lambda over the tail nodes times the error of the same
-   rule on f(lambda) = lambda, whose tail trace ||X||_F^2 - sum_c sigma_j^2 is known. A tail of
+   rule on f(lambda) = lambda, whose tail trace ||X||_F^2 - sum_c sigma_j^2 is known (to a few
+   eps ||X||_F^2: the slope is shrunk where the probe's own estimate of that trace is more
+   certain than its rounding, :func:`_tail_estimate`). A tail of
    one or two distinct eigenvalues (step spectra, exactly low rank plus a null space) is then
    exact.
 3. **Rules** (Golub & Meurant 2010, Sec. 6): Gauss from the square B_d; Gauss-Radau with a node
@@ -120,13 +122,20 @@ def _bidiagonal(alpha: torch.Tensor, beta: torch.Tensor, rows: int) -> torch.Ten
     return B
 
 
-def _tail_estimate(nodes, weights, f, dim, known, spread: bool = False):
+def _tail_estimate(nodes, weights, f, dim, known, known_err=0.0, spread: bool = False):
     """(m - c) times the f-mean of the tail measure (nodes, weights: (*, r), weights >= 0), with
     the control variate of the same measure on lambda (slope fitted on the nodes) and the known
     tail trace; 0 where the tail carries no weight. With ``spread``, also the plug-in standard
     deviation of that one-probe estimate: for z uniform on the sphere of R^D,
     Var(D z^T F z) = 2 D^2 / (D + 2) Var_i(f_i), with the variance over the tail's eigenvalues
-    taken from the probe's measure and f replaced by its residual after the control variate."""
+    taken from the probe's measure and f replaced by its residual after the control variate.
+
+    ``known_err``: the rounding error of ``known`` (a difference of numbers of size ||X||_F^2).
+    The control variate's coefficient is the slope shrunk by V / (V + known_err^2), V the
+    plug-in variance of the probe's own estimate of the tail trace (the least-squares optimum
+    when the known trace carries that error): a tail whose trace is below the rounding of
+    ||X||_F^2 (a decay resolved down to ~1e-8 sigma_1) keeps the probe's plain estimate instead
+    of amplifying the rounding by f'(lambda)."""
     total = weights.sum(-1, keepdim=True)
     empty = total[..., 0] <= 0
     p = weights / torch.where(total > 0, total, 1.0)
@@ -134,14 +143,19 @@ def _tail_estimate(nodes, weights, f, dim, known, spread: bool = False):
     mf, ml = (p * fv).sum(-1), (p * nodes).sum(-1)
     dl = nodes - ml[..., None]
     var = (p * dl * dl).sum(-1)
-    tiny = torch.finfo(nodes.dtype).eps * nodes.abs().amax(-1).square()
+    # degenerate spread: relative to the tail's own nodes (the converged ones carry no weight here)
+    scale = torch.where(p > 0, nodes.abs(), torch.zeros_like(nodes)).amax(-1)
+    tiny = torch.finfo(nodes.dtype).eps * scale.square()
     slope = torch.where(var > tiny, (p * dl * (fv - mf[..., None])).sum(-1) / torch.where(var > tiny, var, 1.0), 0.0)
-    est = dim * mf + slope * (known - dim * ml)
+    v_trace = 2 * dim * dim / (dim + 2) * var
+    err2 = torch.as_tensor(known_err, dtype=var.dtype, device=var.device).square()
+    beta = torch.where(v_trace > 0, slope * v_trace / torch.where(v_trace + err2 > 0, v_trace + err2, 1.0), 0.0)
+    est = dim * mf + beta * (known - dim * ml)
     est = torch.where(empty, torch.zeros_like(est), est)
     if not spread:
         return est
-    resid = fv - mf[..., None] - slope[..., None] * dl
-    sd = (2 * dim * dim / (dim + 2) * (p * resid * resid).sum(-1)).sqrt()
+    resid = fv - mf[..., None] - beta[..., None] * dl
+    sd = (2 * dim * dim / (dim + 2) * (p * resid * resid).sum(-1) + (beta * beta) * err2).sqrt()
     return est, torch.where(empty, torch.zeros_like(sd), sd)
 
 
@@ -199,7 +213,11 @@ def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_w
         drop = torch.zeros_like(nearest).scatter_reduce_(-1, nearest, conv.long(), reduce="amax").bool()
         radau = (torch.cat([sr.square(), sr.new_zeros(sr.shape[:-1] + (1,))], -1),
                  torch.cat([torch.where(drop, 0.0, wr), (1 - wr.sum(-1, keepdim=True)).clamp_min(0)], -1))
-        known64 = _sum_squares64(X.detach())[..., None] - s.square().mul(conv).sum(-1)
+        fro64 = _sum_squares64(X.detach())[..., None]
+        known64 = fro64 - s.square().mul(conv).sum(-1)
+        # its rounding: a few eps ||X||_F^2 (measured 1-6 eps on XTrace's spectra), the eps of
+        # X's dtype (float32 Ritz values carry float32 rounding into the sum of squares)
+        known_err = 8 * torch.finfo(work).eps * fro64
     QtX, fro2 = _Head.apply(X, Q, QtX, torch.linalg.vector_norm(X.detach(), dim=(-2, -1)).square())
     sv = torch.linalg.svdvals(QtX)  # (*, N, k): the converged sigma_j, zeros for the other rows
     live = sv > tol
@@ -210,8 +228,8 @@ def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_w
     with torch.no_grad():
         out = {}
         for name, (nodes, weights) in (("gauss", gauss), ("radau", radau)):
-            tail, sd = _tail_estimate(nodes, weights, f, dim, known64, spread=True)
-            c = torch.where(known64 > 0, _tail_estimate(nodes, weights, g, dim, known64)
+            tail, sd = _tail_estimate(nodes, weights, f, dim, known64, known_err, spread=True)
+            c = torch.where(known64 > 0, _tail_estimate(nodes, weights, g, dim, known64, known_err)
                             / torch.where(known64 > 0, known64, 1.0), 0.0)
             out[name] = (tail, c, sd)
     return head, known, out
