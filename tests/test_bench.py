@@ -782,3 +782,37 @@ def test_matvec_budget_coverage_names_the_worst_line_of_each_budget():
     assert (got.loc[200, "lines below 90%"], got.loc[200, "lines"]) == (2, 2)
     assert _matvec_budget_coverage(d[d.method == "budget-100 matvec"]) is None
     assert _matvec_budget_coverage(d.drop(columns=["ci95_coverage"])) is None
+
+
+def test_xtrace_claim_of_the_spectral_sums_alone_on_the_decay_and_step_spectra():
+    """The XTrace section's verdict for the 1e-4 bar without the rank: one configuration's worst
+    spectral sum (nuclear, Schatten-p) on the fast-decay and step spectra; the bar with the rank
+    judged apart."""
+    from edlrr_bench.experiments.fast import _xtrace_section
+
+    def rows(method, err):
+        return [dict(param_part="xtrace", method=method, dataset_spectrum=sp, param_functional=fn,
+                     value_relerr_mean=err(sp, fn), value_relerr_max=err(sp, fn), products=100)
+                for sp in ("fastexp", "smallstep", "bigstep", "flat", "rank20")
+                for fn in ("rank", "nuclear", "schatten0.5")]
+
+    good = lambda sp, fn: 0.5 if fn == "rank" else 1e-5  # noqa: E731
+    even = lambda sp, fn: 1e-3  # noqa: E731
+
+    def verdicts(frame):
+        claims = []
+        _xtrace_section(frame, {"xtrace": {"n": 50, "seeds": 2}}, claims)
+        return {c["claim"]: c for c in claims}
+
+    d = pd.DataFrame(rows("budget-100 X", good) + rows("budget-100 Y", even))
+    got = verdicts(d)
+    alone = got["issue 7, the spectral sums alone (rank left out): <= 1e-4 on the fast-decay and step spectra "
+                "(<= 100 products, one configuration)"]
+    assert alone["verdict"] == "reproduced" and "budget-100 X: worst error 1.00e-05" in alone["measured"]
+    assert got["issue 7: <= 1e-4 on the fast-decay and step spectra (<= 100 products, one configuration)"][
+        "verdict"] == "not reproduced"
+    d.loc[(d.method == "budget-100 X") & (d.dataset_spectrum == "fastexp") & (d.param_functional == "schatten0.5"),
+          "value_relerr_mean"] = 2e-4
+    alone = verdicts(d)["issue 7, the spectral sums alone (rank left out): <= 1e-4 on the fast-decay and step "
+                        "spectra (<= 100 products, one configuration)"]
+    assert alone["verdict"] == "not reproduced" and "worst error 2.00e-04" in alone["measured"]

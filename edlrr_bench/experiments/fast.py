@@ -888,6 +888,14 @@ def _xtrace_section(ok, cfg, claims):
                            "measured": f"best configuration {worst.idxmin()}: worst error {worst.min():.2e}; "
                                        f"per functional (its best configuration): {_per_functional(decay)}",
                            "verdict": "reproduced" if worst.min() <= 1e-4 else "not reproduced"})
+        decay_sums = decay[decay.param_functional != "rank"].groupby("method").value_relerr_mean.max()
+        if not decay_sums.empty:
+            # the part of the 1e-4 bar that holds without the rank (which no 100-product estimator
+            # of the class reaches on fast decay, the oracle line of the XTrace section)
+            claims.append({"claim": "issue 7, the spectral sums alone (rank left out): <= 1e-4 on the fast-decay and "
+                                    "step spectra (<= 100 products, one configuration)", "paper": "(ours)",
+                           "measured": f"best configuration {decay_sums.idxmin()}: worst error {decay_sums.min():.2e}",
+                           "verdict": "reproduced" if decay_sums.min() <= 1e-4 else "not reproduced"})
         nuc_all = general_rows[general_rows.param_functional == "nuclear"].groupby("method").value_relerr_mean.max()
         if not nuc_all.empty and not nuc.empty:
             # the part of the two bars above that holds for the nuclear norm: one configuration for both
