@@ -195,10 +195,17 @@ def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_w
         gap = (s[..., :, None] - s[..., None, :]).abs()
         gap = gap + torch.eye(k, dtype=gap.dtype, device=X.device) * (2 * top[..., None] + 1)
         # isolated: apart from the other Ritz values by 1e-8 sigma_1, or by far more than its own
-        # residual (then its vector is accurate, sin angle <= resid / gap, however small sigma_j)
+        # residual and rounding (then its vector is accurate, sin angle <= resid / gap, however
+        # small sigma_j)
         nearest_gap = gap.amin(-1)
-        isolated = (nearest_gap > 1e-8 * top) | (nearest_gap > 100 * (resid + torch.finfo(work).eps * top))
+        isolated = (nearest_gap > 1e-8 * top) | (nearest_gap > 100 * resid + 10 * torch.finfo(work).eps * top)
         conv = (resid <= converged_rtol * top) & (s > tol) & isolated & (m * w <= single_weight)
+        # converged pairs within rounding (or their residual) of the tolerance, on either side:
+        # whether the matrix's own singular value lies above it is not resolved, so h of each is
+        # uncertain (the rank: one count; sigma_86 = 1.03 tol on 0.7^i at n = 300)
+        margin = torch.maximum(resid, 100 * torch.finfo(work).eps * top)
+        edge = ((resid <= converged_rtol * top) & isolated & (m * w <= single_weight)
+                & ((s - tol).abs() <= margin))
         mask = conv[..., :, None].to(work)
         Q = (U[..., :k] @ P.to(work)) * conv[..., None, :].to(work)  # converged left Ritz vectors (*, N, m, k)
         QtX = mask * (s[..., :, None].to(work) * Qh.to(work)) @ V[..., :k].mT  # = Q^T X (X^T U_k = V_k B_k^T)
@@ -232,6 +239,7 @@ def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_w
             c = torch.where(known64 > 0, _tail_estimate(nodes, weights, g, dim, known64, known_err)
                             / torch.where(known64 > 0, known64, 1.0), 0.0)
             out[name] = (tail, c, sd)
+        out["edge"] = torch.where(edge, h.value(torch.maximum(s, tol).to(work)).abs().double(), 0.0).sum(-1)
     return head, known, out
 
 
@@ -260,7 +268,9 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
     The standard error combines the spread of the mean over the runs (the runs' plug-in spreads
     of their tail samples, :func:`_tail_estimate`, or their sample variance where that is
     larger) with the quadrature's bound (the distance to the farther end of the Gauss/Radau
-    bracket; for h without one, the rank, the distance between the two rules).
+    bracket; for h without one, the rank, the distance between the two rules) plus h of the
+    counted Ritz values within rounding (100 eps sigma_1) or their residual of the rank
+    tolerance, which may lie on either side of it.
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
@@ -306,7 +316,7 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
     # Gauss/Radau bracket where h has one; where it has none (the rank) the two rules still differ
     # by the mass they place at or above the tolerance, the uncertainty of the count
     with torch.no_grad():
-        bound = torch.maximum((tail - tg).abs(), (tail - tr).abs())
+        bound = torch.maximum((tail - tg).abs(), (tail - tr).abs()) + rules["edge"]
         # (a few runs' sample variance is itself noisy: never below their mean plug-in variance)
         spread = sd.square().mean(-1) / N
         if N > 1:

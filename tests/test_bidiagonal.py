@@ -252,3 +252,16 @@ def test_linear_h_is_exact_and_a_tail_below_rounding_is_not_amplified():
         for p in (0.5, 1.0):
             value = edlrr.schatten(S, p, **MATVEC, lanczos_steps=200, generator=seed)
             assert float(value) == pytest.approx(_exact(S, p), rel=1e-4)
+
+
+def test_a_singular_value_at_the_tolerance_is_counted_or_covered_by_the_error_estimate():
+    """sigma_i = 0.7^(i-1), n = 300: sigma_86 = 1.03 tol, within rounding of the tolerance. The
+    rank comes out exact once the steps reach it, and the interval +- 1.96 stderr holds the
+    truth (a converged value that close to the tolerance adds its h to the error bound)."""
+    S = matrix_with_spectrum(300, 300, 0.7 ** torch.arange(300, dtype=torch.float64), seed=24)
+    truth = _exact(S, 0)
+    assert truth in (85, 86, 87)
+    for seed in range(4):
+        value, stderr = edlrr.rank(S, **MATVEC, lanczos_steps=100, generator=seed, return_stderr=True)
+        assert abs(float(value) - truth) <= 1.96 * float(stderr) + 1e-9
+        assert float(value) == pytest.approx(truth, abs=1e-9)
