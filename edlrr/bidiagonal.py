@@ -9,8 +9,8 @@ X^T), and the one Krylov space serves twice:
 1. **Head**: the Ritz pairs of the bidiagonal matrix B (d x d, lower bidiagonal) that have
    converged (residual beta_d |e_d^T q_j| <= ``converged_rtol`` sigma_1, above the rank
    tolerance, isolated from the other Ritz values (by 1e-8 sigma_1, or by 100 times its
-   residual: small singular values close together in absolute terms count too, as on a decay
-   down to the tolerance) and not carrying more weight than one
+   residual plus 10 eps sigma_1: small singular values close together in absolute terms count
+   too, as on a decay down to the tolerance) and not carrying more weight than one
    direction could: m (e_1^T p_j)^2 <= ``single_weight``) are eigenpairs of A = X X^T to working
    accuracy, independent of the probe: their h(sigma_j) is counted exactly (c of them) and
    their directions are deflated.
@@ -269,8 +269,8 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
     of their tail samples, :func:`_tail_estimate`, or their sample variance where that is
     larger) with the quadrature's bound (the distance to the farther end of the Gauss/Radau
     bracket; for h without one, the rank, the distance between the two rules) plus h of the
-    counted Ritz values within rounding (100 eps sigma_1) or their residual of the rank
-    tolerance, which may lie on either side of it.
+    converged Ritz values within rounding (100 eps sigma_1) or their residual of the rank
+    tolerance, on either side of it: which side the matrix's own value lies on is unresolved.
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
