@@ -922,15 +922,20 @@ MATVEC_BUDGET = re.compile(r"^budget-(\d+) matvec$")
 """The XTrace budgets of the ``"matvec"`` preset with its own rule (``budget-B matvec``)."""
 
 
+def _matvec_budget_rows(d: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the matvec preset's budgets (rank20 left out), with their ``budget``."""
+    rows = d[d.method.str.match(MATVEC_BUDGET) & (d.dataset_spectrum != "rank20")]
+    return rows.assign(budget=rows.method.str.extract(MATVEC_BUDGET, expand=False).astype(int))
+
+
 def _matvec_budget_curve(d: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     """The matvec preset's mean error at each of its budgets (spectrum x functional, rank20
     left out) with the least budget that meets the target (1%; 1e-4 on fast-decay and step
     spectra), and a one-line summary for the spectral sums; (None, "") with fewer than two
     budgets."""
-    rows = d[d.method.str.match(MATVEC_BUDGET) & (d.dataset_spectrum != "rank20")]
-    if rows.method.nunique() < 2:
+    rows = _matvec_budget_rows(d)
+    if rows.budget.nunique() < 2:
         return None, ""
-    rows = rows.assign(budget=rows.method.str.extract(MATVEC_BUDGET, expand=False).astype(int))
     curve = rows.pivot_table(index=["dataset_spectrum", "param_functional"], columns="budget",
                              values="value_relerr_mean")
     budgets = list(curve.columns)
@@ -959,11 +964,10 @@ def _matvec_budget_coverage(d: pd.DataFrame) -> pd.DataFrame | None:
     """Per budget of the matvec preset: the worst coverage of its 95% interval over the spectrum x
     functional lines (rank20 left out), where it occurs, and the number of lines below 90%; None
     without coverage records or with fewer than two budgets."""
-    rows = d[d.method.str.match(MATVEC_BUDGET) & (d.dataset_spectrum != "rank20")]
-    if "ci95_coverage" not in rows or rows.ci95_coverage.isna().all() or rows.method.nunique() < 2:
+    rows = _matvec_budget_rows(d)
+    if "ci95_coverage" not in rows or rows.ci95_coverage.isna().all() or rows.budget.nunique() < 2:
         return None
     rows = rows.dropna(subset=["ci95_coverage"])
-    rows = rows.assign(budget=rows.method.str.extract(MATVEC_BUDGET, expand=False).astype(int))
     out = []
     for budget, g in rows.groupby("budget"):
         worst = g.loc[g.ci95_coverage.idxmin()]
