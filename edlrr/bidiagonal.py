@@ -199,13 +199,13 @@ def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_w
         # small sigma_j)
         nearest_gap = gap.amin(-1)
         isolated = (nearest_gap > 1e-8 * top) | (nearest_gap > 100 * resid + 10 * torch.finfo(work).eps * top)
-        conv = (resid <= converged_rtol * top) & (s > tol) & isolated & (m * w <= single_weight)
-        # converged pairs within rounding (or their residual) of the tolerance, on either side:
+        settled = (resid <= converged_rtol * top) & isolated & (m * w <= single_weight)
+        conv = settled & (s > tol)
+        # settled pairs within rounding (or their residual) of the tolerance, on either side:
         # whether the matrix's own singular value lies above it is not resolved, so h of each is
         # uncertain (the rank: one count; sigma_86 = 1.03 tol on 0.7^i at n = 300)
         margin = torch.maximum(resid, 100 * torch.finfo(work).eps * top)
-        edge = ((resid <= converged_rtol * top) & isolated & (m * w <= single_weight)
-                & ((s - tol).abs() <= margin))
+        edge = settled & ((s - tol).abs() <= margin)
         mask = conv[..., :, None].to(work)
         Q = (U[..., :k] @ P.to(work)) * conv[..., None, :].to(work)  # converged left Ritz vectors (*, N, m, k)
         QtX = mask * (s[..., :, None].to(work) * Qh.to(work)) @ V[..., :k].mT  # = Q^T X (X^T U_k = V_k B_k^T)
