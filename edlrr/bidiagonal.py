@@ -56,7 +56,7 @@ import torch
 from .krylov import SpectralFunction, _lambda_function, _sum_squares64, gram_side, x_times, xt_times
 from .probes import sample_probes
 
-__all__ = ["bidiagonalize", "spectral_sum", "RULES"]
+__all__ = ["bidiagonalize", "spectral_sum", "moment_bracket", "RULES"]
 
 RULES = ("extrapolated", "radau", "gauss", "gauss-radau")
 
@@ -178,10 +178,57 @@ class _Head(torch.autograd.Function):
         return grad + 2 * g_fro2[..., None, None] * X, None, None, None
 
 
-def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_weight):
+def _mass_above(a, b, s, P, w, conv, tol):
+    """The Chebyshev-Markov-Stieltjes bracket (lo, hi), both (*, N), of the fraction of a run's
+    tail measure (its quadrature measure less the converged nodes) that lies above tol^2: the
+    bounds that hold for every measure with the run's first 2k moments (Karlin & Studden 1966,
+    Ch. II-III; Golub & Meurant 2010, Sec. 6.3), here from the Gauss-Radau rule with a node
+    prescribed at tol^2, whose weight there is the width of the bracket.
+
+    ``a``, ``b`` (*, N, k): the bidiagonal's alpha and beta; ``s``, ``P``, ``w``: singular values,
+    left singular vectors and Gauss weights of the square one; ``conv``: converged nodes; ``tol``
+    (*, 1). The prescribed node's rule is the (k + 1) x (k + 1) bidiagonal with a last diagonal
+    entry gamma^(1/2), gamma = tau (1 + (alpha_k beta_k)^2 sum_j P_kj^2 / (s_j^2 (s_j^2 - tau))),
+    tau = tol^2 (the Radau modification of the Jacobi matrix B B^T, written without the
+    cancellation of its usual form), singular values kept resolved down to eps sigma_1. Where
+    gamma < 0 (tau among the Gauss nodes: that rule has a node below 0) the Gauss rule's own
+    bracket is used: with c nodes above tau, the mass above lies between the weights of the top
+    c - 1 and of the top c + 1."""
+    k = a.shape[-1]
+    tau = tol * tol
+    S2 = s * s
+    den = S2 * (S2 - tau[..., None])
+    term = torch.where(den != 0, P[..., -1, :].square() / torch.where(den != 0, den, 1.0), 0.0)
+    gamma = tau * (1 + (a[..., -1] * b[..., -1]).square() * term.sum(-1))
+    at = torch.cat([a, gamma.clamp_min(0).sqrt()[..., None]], -1)
+    bt = torch.cat([b, torch.zeros_like(b[..., :1])], -1)
+    Pt, st, _ = torch.linalg.svd(_bidiagonal(at, bt, k + 1))
+    wt = Pt[..., 0, :].square()
+    node = torch.nn.functional.one_hot((st - tol).abs().argmin(-1), k + 1).bool()
+    nearest = (st[..., None, :] - s[..., :, None]).abs().argmin(-1)  # the converged nodes, dropped
+    drop = nearest.new_zeros(st.shape).scatter_reduce_(-1, nearest, conv.long(), reduce="amax").bool() & ~node
+    keep = ~drop
+    total = (wt * keep).sum(-1)
+    lo = (wt * (keep & ~node & (st > tol))).sum(-1)
+    hi = lo + (wt * node).sum(-1)
+    # the Gauss rule's bracket (s descending: the c nodes above tau come first)
+    c = (s > tol).sum(-1, keepdim=True)
+    idx = torch.arange(k, device=s.device)
+    wg = torch.where(conv, 0.0, w)
+    lo_g, hi_g = (wg * (idx < c - 1)).sum(-1), (wg * (idx <= c)).sum(-1)
+    total_g = wg.sum(-1)
+    ok = gamma >= 0
+    lo, hi, total = torch.where(ok, lo, lo_g), torch.where(ok, hi, hi_g), torch.where(ok, total, total_g)
+    safe = torch.where(total > 0, total, 1.0)
+    return torch.where(total > 0, lo / safe, 0.0), torch.where(total > 0, (hi / safe).clamp_max(1.0), 0.0)
+
+
+def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_weight, bracket=False):
     """The self-deflated estimate of each run from its first k steps: the head (differentiable),
     the known tail trace (differentiable), and for the Gauss and the Gauss-Radau rule the tail
-    estimate and the projected gradient's constant c (no gradient)."""
+    estimate and the projected gradient's constant c (no gradient). With ``bracket`` and a step
+    h (the rank), also the tail's count bracket ``out["step"]`` (:func:`_mass_above` times the
+    tail's dimension)."""
     work = X.dtype
     with torch.no_grad():
         # the small eigenproblems and the quadrature in float64 (k x k: no cost; float32 weights
@@ -240,7 +287,62 @@ def _estimate(X, U, V, alpha, beta, k, h, m, rank_rtol, converged_rtol, single_w
                             / torch.where(known64 > 0, known64, 1.0), 0.0)
             out[name] = (tail, c, sd)
         out["edge"] = torch.where(edge, h.value(torch.maximum(s, tol).to(work)).abs().double(), 0.0).sum(-1)
+        if bracket and h.step:
+            lo, hi = _mass_above(a, b, s, P, w, conv, tol[..., 0])
+            out["step"] = (dim * lo, dim * hi)
     return head, known, out
+
+
+def _runs(X, h, probes, steps, generator, rank_rtol, converged_rtol, single_weight):
+    """The N runs' bidiagonalizations of X from unit sphere probes, and the arguments of
+    :func:`_estimate` after its first six."""
+    m, _, rank_rtol = gram_side(X, rank_rtol)
+    if converged_rtol is None:
+        converged_rtol = max(1e-8, 100 * torch.finfo(X.dtype).eps)
+    batch = X.shape[:-2]
+    kw = dict(generator=generator, dtype=X.dtype, device=X.device)
+    G = torch.stack([sample_probes((), m, probes, **kw) for _ in range(math.prod(batch))]).reshape(*batch, m, probes)
+    U0 = G / G.norm(dim=-2, keepdim=True).clamp_min(torch.finfo(X.dtype).tiny)
+    # a run stops (an invariant subspace) where its alpha or beta falls below a tenth of the rank
+    # tolerance, at least 10 eps: stopping at the tolerance lost the singular values just above it
+    # (XTrace's fast decay: sigma_82 = 1.3 tol was never found, the rank came out 81)
+    eps = torch.finfo(X.dtype).eps
+    U, V, alpha, beta = bidiagonalize(X.detach(), U0, steps, rtol=max(0.1 * rank_rtol, 10 * eps))
+    return U, V, alpha, beta, (h, m, rank_rtol, converged_rtol, single_weight)
+
+
+def moment_bracket(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_steps: int, generator=None,
+                   rank_rtol: float | None = None, converged_rtol: float | None = None,
+                   single_weight: float = 15.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """What ``probes`` (N) runs of ``lanczos_steps`` (d) Golub-Kahan steps determine of
+    sum_i h(sigma_i(X)): the interval (lo, hi), both (*,), the mean over the runs of the range
+    of :func:`spectral_sum`'s per-run estimate (the same runs for the same ``generator``) over
+    every tail measure that has the run's moments.
+
+    The head (the converged Ritz pairs) is exact; each run's tail is a sample whose quadrature
+    measure is known through its first 2d moments only. For h whose f(lambda) = h(sqrt(lambda))
+    is a Bernstein function (``h.bernstein``: the nuclear norm, Schatten p <= 2, the concave
+    penalties) the Gauss and the Gauss-Radau(0) rules are the two extremes (Golub & Meurant
+    2010, Sec. 6.2), and the interval is spanned by the two tail estimates (each with its
+    control variate). For the rank (``h.step``) it is the tail dimension times the
+    Chebyshev-Markov-Stieltjes bracket of the mass above tol^2 (:func:`_mass_above`). No estimator
+    that uses only these moments can be sure to be closer to the truth of the run's sample than
+    half the width; the sample's own sampling error comes on top. A diagnostic: no gradient.
+    """
+    if not (h.bernstein or h.step):
+        raise ValueError("moment_bracket needs h whose f(lambda) = h(sqrt(lambda)) is a Bernstein function or a step "
+                         "(the rank); this h has no bracket of Gauss type")
+    with torch.no_grad():
+        U, V, alpha, beta, args = _runs(X.detach(), h, probes, lanczos_steps, generator, rank_rtol, converged_rtol,
+                                        single_weight)
+        head, _, rules = _estimate(X.detach(), U, V, alpha, beta, lanczos_steps, *args, bracket=True)
+        head = head.double()
+        if h.step:
+            lo, hi = rules["step"]
+        else:
+            (tg, _, _), (tr, _, _) = rules["gauss"], rules["radau"]
+            lo, hi = torch.minimum(tg, tr), torch.maximum(tg, tr)
+        return (head + lo).mean(-1).to(X.dtype), (head + hi).mean(-1).to(X.dtype)
 
 
 def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_steps: int, generator=None,
@@ -274,20 +376,8 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, probes: int, lanczos_s
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-    m, _, rank_rtol = gram_side(X, rank_rtol)
-    if converged_rtol is None:
-        converged_rtol = max(1e-8, 100 * torch.finfo(X.dtype).eps)
     d, N = lanczos_steps, probes
-    batch = X.shape[:-2]
-    kw = dict(generator=generator, dtype=X.dtype, device=X.device)
-    G = torch.stack([sample_probes((), m, N, **kw) for _ in range(math.prod(batch))]).reshape(*batch, m, N)
-    U0 = G / G.norm(dim=-2, keepdim=True).clamp_min(torch.finfo(X.dtype).tiny)
-    # a run stops (an invariant subspace) where its alpha or beta falls below a tenth of the rank
-    # tolerance, at least 10 eps: stopping at the tolerance lost the singular values just above it
-    # (XTrace's fast decay: sigma_82 = 1.3 tol was never found, the rank came out 81)
-    eps = torch.finfo(X.dtype).eps
-    U, V, alpha, beta = bidiagonalize(X.detach(), U0, d, rtol=max(0.1 * rank_rtol, 10 * eps))
-    args = (h, m, rank_rtol, converged_rtol, single_weight)
+    U, V, alpha, beta, args = _runs(X, h, probes, lanczos_steps, generator, rank_rtol, converged_rtol, single_weight)
     head, known, rules = _estimate(X, U, V, alpha, beta, d, *args)
     (tg, cg, sg), (tr, cr, sr) = rules["gauss"], rules["radau"]
     bracketed = h.bernstein

@@ -430,7 +430,7 @@ def spectral_function(h: Penalty) -> krylov.SpectralFunction:
     return krylov.SpectralFunction(h.__call__, h.derivative, cut_zero=h.value_at_zero != 0.0, bernstein=bernstein)
 
 
-_RANK_FUNCTION = krylov.SpectralFunction(torch.ones_like, torch.zeros_like, cut_zero=True)
+_RANK_FUNCTION = krylov.SpectralFunction(torch.ones_like, torch.zeros_like, cut_zero=True, step=True)
 
 
 def schatten(S: torch.Tensor, p: float, *, preset: str | None = None, generator=None,

@@ -75,6 +75,10 @@ class SpectralFunction:
     derivative: sqrt, lambda^(p/2) for p <= 2, and h(sqrt) for every concave penalty of
     :func:`edlrr.penalty`): Gauss and Gauss-Radau quadrature then bracket the truth and their
     mean is used."""
+    step: bool = False
+    """h is 1 above the rank tolerance (the rank): f is a step at tol^2, and what a probe's
+    quadrature knows of it is a mass, bracketed by the Chebyshev-Markov-Stieltjes inequalities
+    (:func:`edlrr.bidiagonal.moment_bracket`)."""
 
     @property
     def keeps_small(self) -> bool:

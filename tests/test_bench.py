@@ -816,3 +816,19 @@ def test_xtrace_claim_of_the_spectral_sums_alone_on_the_decay_and_step_spectra()
     alone = verdicts(d)["issue 7, the spectral sums alone (rank left out): <= 1e-4 on the fast-decay and step "
                         "spectra (<= 100 products, one configuration)"]
     assert alone["verdict"] == "not reproduced" and "worst error 2.00e-04" in alone["measured"]
+
+
+def test_moment_bracket_script_closes_on_an_exhausted_krylov_space_and_opens_on_a_decay():
+    """scripts/moment_bracket.py (the README's table of what 100 products determine): on the
+    rank-20 matrix the 50 steps exhaust the Krylov space, so every bracket is the truth; on the
+    fast decay at n = 300 (live values to i = 82) the rank's bracket is wide and holds the truth."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("moment_bracket", Path(__file__).parents[1] / "scripts" / "moment_bracket.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.SPECTRA = ["rank20", "fastexp"]
+    d = mod.moment_table(seeds=2, n=300).set_index(["spectrum", "functional"])
+    assert (d.loc["rank20", "width"] < 1e-12).all() and (d.loc["rank20", "truth inside"] == 1.0).all()
+    assert (d.loc["rank20", "matvec error"] < 1e-12).all()
+    assert d.loc[("fastexp", "rank"), "width"] > 0.1 and d.loc[("fastexp", "rank"), "truth inside"] == 1.0

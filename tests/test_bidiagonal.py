@@ -265,3 +265,64 @@ def test_a_singular_value_at_the_tolerance_is_counted_or_covered_by_the_error_es
         value, stderr = edlrr.rank(S, **MATVEC, lanczos_steps=100, generator=seed, return_stderr=True)
         assert abs(float(value) - truth) <= 1.96 * float(stderr) + 1e-9
         assert float(value) == pytest.approx(truth, abs=1e-9)
+
+
+# ---- moment_bracket: what the runs' moments determine -------------------------------------------
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+def test_moment_bracket_is_the_exact_value_where_the_krylov_space_is_exhausted(p):
+    """rank 12 < d: every run's measure is known whole (beta_d = 0), so the bracket closes on the truth."""
+    S = matrix_with_spectrum(150, 120, torch.linspace(3, 1, 12, dtype=torch.float64), seed=4).T
+    h = _RANK_FUNCTION if p == 0 else _power_function(p)
+    lo, hi = bidiagonal.moment_bracket(S, h, probes=2, lanczos_steps=20, generator=0)
+    truth = _exact(S, p)
+    assert math.isclose(float(lo), truth, rel_tol=1e-10) and math.isclose(float(hi), truth, rel_tol=1e-10)
+
+
+@pytest.mark.parametrize("p", [0.5, 1.0])
+def test_moment_bracket_holds_the_estimate_of_the_same_runs(p):
+    """The preset's value (its rule clamped into the Gauss/Radau bracket) lies in the interval, and
+    the interval is not a point where 20 steps cannot resolve a 0.97^i decay."""
+    S = matrix_with_spectrum(200, 200, 0.97 ** IDX[:200], seed=5)
+    h = _power_function(p)
+    lo, hi = bidiagonal.moment_bracket(S, h, probes=1, lanczos_steps=20, generator=3)
+    v = bidiagonal.spectral_sum(S, h, probes=1, lanczos_steps=20, generator=3)[0]
+    assert float(lo) - 1e-12 <= float(v) <= float(hi) + 1e-12
+    assert float(hi - lo) > 1e-3 * float(v)
+
+
+@pytest.mark.parametrize("rtol, wide", [(None, True), (1e-3, True), (3e-2, False)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rank_bracket_holds_the_count_of_the_runs_exact_measure(rtol, wide, seed):
+    """Chebyshev-Markov-Stieltjes: the tail dimension times the probe's exact mass above tol^2 (its
+    weights (u^T u_i)^2 on the singular directions not converged) lies in the bracket, whether tol
+    sits below every Ritz value (the rule with a node at tol^2: the default tolerance, 3e-2) or
+    among them (1e-3 here: the Gauss rule's bracket); the bracket is wide where 20 steps do not
+    resolve the decay down to tol (0.8^i: tol at i = 138 or 31) and closes to less than one
+    direction where they do (i = 16)."""
+    n = 200
+    sigma = 0.8 ** IDX[:n]
+    g = torch.Generator().manual_seed(10)
+    U = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64)).Q
+    V = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64)).Q
+    S = (U * sigma) @ V.T
+    d = 20
+    runs = bidiagonal._runs(S, _RANK_FUNCTION, 1, d, seed, rtol, None, 15.0)
+    head, _, rules = bidiagonal._estimate(S, *runs[:4], d, *runs[4], bracket=True)
+    lo, hi = (float(head[0] + x[0]) for x in rules["step"])
+    c = int(round(float(head[0])))  # the converged pairs: the top c singular values on this decay
+    s = torch.linalg.svdvals(S)
+    tol = (n * torch.finfo(S.dtype).eps if rtol is None else rtol) * s[0]
+    weights = (U.T @ runs[0][0, :, 0]).square()[c:]  # the probe's weights on the rest
+    exact = c + (n - c) * float(weights[sigma[c:] > tol].sum() / weights.sum())
+    assert lo - 1e-9 <= exact <= hi + 1e-9
+    assert (hi - lo > 1.0) if wide else (hi - lo < 1.0)
+    lo_m, hi_m = bidiagonal.moment_bracket(S, _RANK_FUNCTION, probes=1, lanczos_steps=d, generator=seed,
+                                           rank_rtol=rtol)
+    assert math.isclose(float(lo_m), lo) and math.isclose(float(hi_m), hi)
+
+
+def test_moment_bracket_refuses_h_without_a_bracket():
+    S = matrix_with_spectrum(30, 30, IDX[:30] ** -1.0, seed=0)
+    with pytest.raises(ValueError, match="Bernstein function or a step"):
+        bidiagonal.moment_bracket(S, _power_function(3.0), probes=1, lanczos_steps=5)
