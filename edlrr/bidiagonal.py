@@ -191,9 +191,9 @@ def _mass_above(a, b, s, P, w, conv, tol):
     entry gamma^(1/2), gamma = tau (1 + (alpha_k beta_k)^2 sum_j P_kj^2 / (s_j^2 (s_j^2 - tau))),
     tau = tol^2 (the Radau modification of the Jacobi matrix B B^T, written without the
     cancellation of its usual form), singular values kept resolved down to eps sigma_1. Where
-    gamma < 0 (tau among the Gauss nodes: that rule has a node below 0) the Gauss rule's own
-    bracket is used: with c nodes above tau, the mass above lies between the weights of the top
-    c - 1 and of the top c + 1."""
+    gamma < 0 (only where tau lies above some Gauss node: that rule would have a node below 0,
+    out of reach of a real bidiagonal) the Gauss rule's own bracket is used: with c nodes above
+    tau, the mass above lies between the weights of the top c - 1 and of the top c + 1."""
     k = a.shape[-1]
     tau = tol * tol
     S2 = s * s

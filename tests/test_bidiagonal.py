@@ -295,9 +295,9 @@ def test_moment_bracket_holds_the_estimate_of_the_same_runs(p):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_rank_bracket_holds_the_count_of_the_runs_exact_measure(rtol, wide, seed):
     """Chebyshev-Markov-Stieltjes: the tail dimension times the probe's exact mass above tol^2 (its
-    weights (u^T u_i)^2 on the singular directions not converged) lies in the bracket, whether tol
-    sits below every Ritz value (the rule with a node at tol^2: the default tolerance, 3e-2) or
-    among them (1e-3 here: the Gauss rule's bracket); the bracket is wide where 20 steps do not
+    weights (u^T u_i)^2 on the singular directions not converged) lies in the bracket, whether the
+    rule with a node at tol^2 exists (gamma >= 0: the default tolerance and 3e-2 here) or not
+    (1e-3 here: the Gauss rule's bracket); the bracket is wide where 20 steps do not
     resolve the decay down to tol (0.8^i: tol at i = 138 or 31) and closes to less than one
     direction where they do (i = 16)."""
     n = 200
