@@ -18,24 +18,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import edlrr  # noqa: E402
 from edlrr import bidiagonal, krylov  # noqa: E402
+from edlrr.estimators import _RANK_FUNCTION, _power_function  # noqa: E402  (the estimators' own h)
 from edlrr_bench.experiments.fast import SCHATTEN_P, _xtrace_truth, test_matrix  # noqa: E402
 
 SPECTRA = ["flat", "poly", "slowexp", "fastexp", "smallstep", "bigstep", "rank20"]
 FUNCTIONALS = ["nuclear", "schatten0.5", "schatten2", "rank"]
-RANK = krylov.SpectralFunction(torch.ones_like, torch.zeros_like, cut_zero=True, step=True)
 
 
 def _function(functional: str) -> krylov.SpectralFunction:
-    if functional == "rank":
-        return RANK
-    p = SCHATTEN_P[functional]
-    return krylov.SpectralFunction(lambda s: s ** p, lambda s: p * s ** (p - 1), bernstein=p <= 2)
+    return _RANK_FUNCTION if functional == "rank" else _power_function(SCHATTEN_P[functional])
 
 
 def _estimate(S: torch.Tensor, functional: str, seed: int) -> float:
