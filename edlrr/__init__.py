@@ -21,7 +21,8 @@ Presets: ``"paper"`` (default), ``"released"`` (the authors' code), ``"fast"`` (
 ``"matvec"`` (ours: 100 products by S or S^T, the most accurate per product on decaying spectra).
 """
 from . import bidiagonal, exact, krylov, linalg, polar, theory
-from .estimators import PRESETS, Settings, lrr, nuclear_norm, rank, resolve_settings, schatten
+from .estimators import PRESETS, PrecisionWarning, Settings, lrr, nuclear_norm, rank, resolve_settings, schatten
+from .options import METHODS, Auto, Dense, Krylov, Matvec, Paper, Plan, Polar, Released, plan
 from .module import LowRankRegularizer
 from .penalties import Penalty, SeriesDivergenceWarning, available_penalties, penalty
 
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "schatten", "nuclear_norm", "rank", "lrr", "penalty", "available_penalties", "Penalty",
-    "SeriesDivergenceWarning", "LowRankRegularizer", "Settings", "PRESETS", "resolve_settings",
+    "SeriesDivergenceWarning", "PrecisionWarning", "LowRankRegularizer", "Settings", "PRESETS", "resolve_settings",
+    "METHODS", "Auto", "Dense", "Krylov", "Matvec", "Paper", "Plan", "Polar", "Released", "plan",
     "exact", "theory", "linalg", "krylov", "bidiagonal", "polar", "__version__",
 ]

@@ -55,13 +55,18 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import torch
 
+import logging
+
 from . import bidiagonal, krylov, linalg, polar
+from . import options as options_mod
 from ._validation import check_choice, check_matrix, check_positive_int
 from .penalties import Penalty, SeriesDivergenceWarning, penalty as _penalty
 from .probes import PROBE_KINDS, as_generator, sample_probes
 
 __all__ = ["Settings", "PRESETS", "resolve_settings", "schatten", "nuclear_norm", "rank", "lrr",
-           "schatten_samples", "spectral_norm_estimate"]
+           "schatten_samples", "spectral_norm_estimate", "PrecisionWarning", "as_number"]
+
+logger = logging.getLogger("edlrr")
 
 INTERNALS = ("paper", "released", "krylov", "polar")
 NUCLEAR_INTERNALS = (None, "paper", "released", "krylov", "polar")
@@ -302,6 +307,7 @@ class _ProbeProblem:
                                generator=generator, dtype=X.dtype, device=X.device)
         self._PG = None
         self._roots: list[torch.Tensor] = []
+        self.iterations: list[tuple[str, int, torch.Tensor]] = []  # (iteration, asked, ran per element)
         self._A = None
 
     # -- operators -------------------------------------------------------------------------
@@ -321,7 +327,9 @@ class _ProbeProblem:
         while len(self._roots) < level:
             base = self.gram if not self._roots else self._roots[-1]
             if s.internals == "paper":
-                self._roots.append(linalg.sqrt_newton_schulz(base, s.sqrt_iters))
+                root, ran = linalg.sqrt_newton_schulz(base, s.sqrt_iters, guard=GUARD, return_iters=True)
+                self._roots.append(root)
+                self.iterations.append(("Newton-Schulz", s.sqrt_iters, ran))
             else:
                 self._roots.append(linalg.sqrt_binomial_series(base, s.sqrt_iters))
         return self._roots[level - 1]
@@ -334,7 +342,9 @@ class _ProbeProblem:
             if not s.project:
                 self._PG = self.G
             elif s.internals == "paper":
-                self._PG = linalg.project(self.X, self.G, s.pinv_iters)
+                P, ran = linalg.projector_ben_israel(self.X, s.pinv_iters, guard=GUARD, return_iters=True)
+                self._PG = P @ self.G
+                self.iterations.append(("Ben-Israel-Cohen", s.pinv_iters, ran))
             else:
                 pinv = linalg.pinv_tikhonov(self.X, s.tikhonov, iters=1)
                 self._PG = self.X @ (pinv @ self.G)
@@ -358,6 +368,22 @@ class _ProbeProblem:
             if (frac >> (level - lv)) & 1:
                 V = self.root(lv) @ V
         return V
+
+    def report(self) -> None:
+        """Issue a :class:`PrecisionWarning` for each iteration that stopped early (one host
+        synchronisation)."""
+        for name, asked, ran in self.iterations:
+            least = int(ran.min())
+            if least < asked:
+                rate = 2.0 if name == "Ben-Israel-Cohen" else 2.25  # per iteration, on small eigenvalues
+                warnings.warn(
+                    f"method 'paper': the {name} iteration stopped at iteration {least} of {asked} in "
+                    f"{self.X.dtype} (rounding in the null space of a rank-deficient S grew past {GUARD:g}); "
+                    f"its last good iterate is used: singular values with sigma^2 below about "
+                    f"{rate ** -least:.1e} ||S||_F^2 are not resolved"
+                    + (". Use float64 or method='auto' for them." if self.X.dtype != torch.float64
+                       else ". Use method='auto' for them."),
+                    PrecisionWarning, stacklevel=4)
 
     @staticmethod
     def inner_samples(U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
@@ -433,101 +459,6 @@ def spectral_function(h: Penalty) -> krylov.SpectralFunction:
 _RANK_FUNCTION = krylov.SpectralFunction(torch.ones_like, torch.zeros_like, cut_zero=True, step=True)
 
 
-def schatten(S: torch.Tensor, p: float, *, preset: str | None = None, generator=None,
-             check_finite: bool = True, return_stderr: bool = False, **options) -> torch.Tensor:
-    """Estimate sum_i sigma_i(S)^p (EDLRR Theorem 1, eq. 5), shape (*,), differentiable.
-
-    X = (1/N) sum_i < P_S[g_i], (S S^T)^{p/2} g_i >.  ``p`` is a non-negative integer or a
-    dyadic fraction reachable by repeated square roots (p/2 = j/2^L, e.g. 0.5, 1.5); p = 0
-    gives :func:`rank`.
-
-    Parameters
-    ----------
-    S : Tensor (*, m, n), float32 or float64
-    p : float
-    preset : {"paper", "released", "fast"}, optional
-        Starting recipe (see :data:`PRESETS`); keyword ``options`` override it. With ``"fast"``
-        (``internals="krylov"``) any p > 0 works.
-    generator : torch.Generator or int, optional
-        Source of the probes; an int seed gives the same estimate on every call.
-    return_stderr : bool
-        Also return the standard error of the estimate over its probes: ``(value, stderr)``.
-    **options
-        Fields of :class:`Settings`: ``probes``, ``pinv_iters``, ``sqrt_iters``, ``project``,
-        ``internals``, ``probe_kind``, ``tikhonov``, ``side``, ``sketch``, ``power_iters``,
-        ``lanczos_steps``.
-
-    References
-    ----------
-    Li et al., IJCAI 2025, Theorem 1 and Algorithm 1.
-    """
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not math.isfinite(p) or p < 0:
-        raise ValueError(f"p must be a finite number >= 0, got {p!r}")
-    if p == 0:
-        return rank(S, preset=preset, generator=generator, check_finite=check_finite,
-                    return_stderr=return_stderr, **options)
-    settings = resolve_settings(preset, **options)
-    if p == 1 and settings.nuclear_internals is not None:
-        settings = replace(settings, internals=settings.nuclear_internals)
-    if settings.internals == "polar":
-        if p != 1:
-            _only_nuclear(settings, f"the Schatten p = {p} sum")
-        return _polar(S, settings, generator, check_finite, return_stderr)
-    if settings.internals == "krylov":
-        return _krylov(S, _power_function(p), settings, generator, check_finite, return_stderr)
-    prob = _ProbeProblem(S, settings, generator, check_finite)
-    samples = prob.inner_samples(prob.projected, prob.apply_power(p, prob.G))
-    return _finish(samples * prob.scale[..., None] ** p, return_stderr)
-
-
-def schatten_samples(S: torch.Tensor, p: float, *, preset: str | None = None, generator=None,
-                     check_finite: bool = True, **options) -> torch.Tensor:
-    """The per-probe samples (*, N) whose mean is :func:`schatten` (p = 0: :func:`rank`).
-
-    The operators (projection, square roots) are computed once and applied to all N probes,
-    so ``samples.reshape(*, R, N // R).mean(-1)`` gives R estimates with N // R probes each,
-    distributed exactly as R separate calls: what a variance study needs.
-    """
-    if resolve_settings(preset, **options).internals in ("krylov", "polar"):
-        raise ValueError("schatten_samples needs probe samples of the paper or released internals; "
-                         "internals='krylov' and 'polar' give an error estimate with return_stderr=True")
-    prob = _problem(S, generator, preset, check_finite, options)
-    if p == 0:
-        PG = prob.projected
-        return prob.inner_samples(PG, PG)
-    return prob.inner_samples(prob.projected, prob.apply_power(p, prob.G)) * prob.scale[..., None] ** p
-
-
-def nuclear_norm(S: torch.Tensor, **kwargs) -> torch.Tensor:
-    """Estimate ||S||_* = sum_i sigma_i (EDLRR Proposition 4): :func:`schatten` with p = 1."""
-    return schatten(S, 1, **kwargs)
-
-
-def rank(S: torch.Tensor, *, preset: str | None = None, generator=None, check_finite: bool = True,
-         return_stderr: bool = False, **options) -> torch.Tensor:
-    """Estimate rank(S) = E ||P_S[g]||^2 (EDLRR Proposition 3), shape (*,).
-
-    Differentiable, but the rank is piecewise constant: its gradient is not informative.
-    Singular values with sigma^2 / ||S||_F^2 below about 2^-k1 are not resolved by k1
-    pseudo-inverse iterations and count as less than one. With ``internals="krylov"`` a
-    singular value counts when it exceeds max(m, n) * eps * sigma_1, as in
-    :func:`torch.linalg.matrix_rank` (exact when the rank is at most ``sketch``, or min(m, n) is
-    at most ``dense_below``). Beyond that it is unreliable where the singular values decay
-    through the tolerance past the sketch: the Lanczos node that lumps the near-zero part of the
-    tail lies above the tolerance, so the whole tail counts (XTrace's fast-decay spectra at
-    n = 1000: 1000 instead of 82; ``edlrr-bench fast``).
-    """
-    if options.get("project") is False:
-        raise ValueError("rank needs the projection: project=False would estimate the dimension")
-    settings = resolve_settings(preset, **options)
-    _only_nuclear(settings, "the rank")
-    if settings.internals == "krylov":
-        return _krylov(S, _RANK_FUNCTION, settings, generator, check_finite, return_stderr)
-    prob = _ProbeProblem(S, settings, generator, check_finite)
-    PG = prob.projected
-    return _finish(prob.inner_samples(PG, PG), return_stderr)
-
-
 def spectral_norm_estimate(X: torch.Tensor, start: torch.Tensor, iters: int = 30) -> torch.Tensor:
     """Power-iteration estimate of sigma_1(X) (a lower bound), detached, shape (*,)."""
     with torch.no_grad():
@@ -543,87 +474,389 @@ LAGUERRE_SPAN = 8.0
 """Default Laguerre scale maps the largest singular value to y = LAGUERRE_SPAN."""
 
 
-def lrr(S: torch.Tensor, penalty: str | Penalty, *, expansion: str | None = None, order: int | None = None,
-        scale: float | None = None, series_rtol: float = 1e-2, on_series_error: str = "warn",
-        preset: str | None = None, generator=None, check_finite: bool = True, return_stderr: bool = False,
-        **options) -> torch.Tensor:
-    """Estimate R(S) = sum_i h(sigma_i(S)) with a truncated series (EDLRR Theorems 2 and 3).
+class PrecisionWarning(UserWarning):
+    """An iteration of the ``paper`` method stopped before its last step because the input's
+    dtype could not carry it further (see :class:`edlrr.Paper`)."""
 
-    ``expansion="taylor"``:   h(s y) ~= sum_{p<=order} a_p y^p,   a_p = h^(p)(0) s^p / p!
-    ``expansion="laguerre"``: h(s y) ~= sum_{k<=order} c_k L_k(y), c_k = int L_k e^{-y} h(s y)
-    and R(S) ~= (1/N) sum_i < P_S[g_i], q((S S^T)^{1/2} / s) g_i >.
+
+ACCEPTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+"""Input dtypes: float16 and bfloat16 are computed in float32 and returned in their own dtype."""
+
+GUARD = 1e-3
+"""The ``paper`` method's test: its iterates stop where an eigenvalue that the exact
+iteration keeps in [0, 1] falls below -GUARD (:func:`edlrr.linalg.projector_ben_israel`)."""
+
+_LEGACY_SERIES = ("expansion", "order", "scale", "series_rtol", "on_series_error")
+
+
+def as_number(value, name: str) -> float:
+    """``value`` (a Python or NumPy number or a 0-d/one-element tensor) as a finite float;
+    ``TypeError``/``ValueError`` naming ``name`` otherwise."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise TypeError(f"{name} must be a number or a one-element tensor, got a tensor of shape "
+                            f"{tuple(value.shape)}")
+        value = value.detach().cpu().item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def _check_dtype(S: torch.Tensor) -> None:
+    if isinstance(S, torch.Tensor) and S.dtype not in ACCEPTED_DTYPES:
+        raise TypeError(f"S must have a floating dtype: float32 or float64 (float16 and bfloat16 are computed "
+                        f"in float32), got {S.dtype}")
+
+
+def _power_of_two_scale(S: torch.Tensor, per_element: bool) -> torch.Tensor:
+    """c (*,) or () : a power of two near max |S_ij| (1 for a zero matrix), detached. Dividing
+    by it is exact in binary floating point and puts the largest entry in [0.7, 1.4]."""
+    with torch.no_grad():
+        top = S.abs().amax((-2, -1)) if per_element else S.abs().amax()
+        top = top.to(torch.float64)
+        exponent = torch.where(top > 0, torch.round(torch.log2(torch.where(top > 0, top, 1.0))), 0.0)
+        return torch.exp2(exponent)
+
+
+def _representable(value: torch.Tensor, dtype: torch.dtype, what: str) -> torch.Tensor:
+    """``value`` cast to ``dtype``; ``OverflowError`` where that overflows or flushes a nonzero
+    value to a subnormal or zero."""
+    out = value.to(dtype)
+    with torch.no_grad():
+        v = value.detach()
+        o = out.detach().to(v.dtype)
+        tiny = torch.finfo(dtype).tiny
+        bad = ~torch.isfinite(o) | ((v != 0) & (o.abs() < tiny))
+        if bool(bad.any()):
+            raise OverflowError(f"{what} = {float(v[bad].flatten()[0]):.4g} is not representable in {dtype} "
+                                f"(range {tiny:.3g} .. {torch.finfo(dtype).max:.3g}); compute in float64")
+    return out
+
+
+def _scaled_function(h: krylov.SpectralFunction, c: float) -> krylov.SpectralFunction:
+    """h(c s) as a function of s, with derivative c h'(c s)."""
+    if c == 1.0:
+        return h
+    return krylov.SpectralFunction(lambda s: h.value(c * s), lambda s: c * h.derivative(c * s),
+                                   cut_zero=h.cut_zero, bernstein=h.bernstein, step=h.step)
+
+
+def _settings_of(opts) -> Settings:
+    """The internal :class:`Settings` that runs an algorithm's options."""
+    if isinstance(opts, options_mod.Paper):
+        return Settings(probes=opts.probes, pinv_iters=opts.pinv_iters, sqrt_iters=opts.sqrt_iters,
+                        project=opts.project, internals="paper", probe_kind=opts.probe_kind, side=opts.side)
+    if isinstance(opts, options_mod.Released):
+        return Settings(probes=opts.probes, pinv_iters=1, sqrt_iters=opts.sqrt_terms, project=opts.project,
+                        internals="released", probe_kind=opts.probe_kind, tikhonov=opts.tikhonov, side=opts.side)
+    if isinstance(opts, options_mod.Dense):
+        return Settings(internals="krylov", dense_below=_EVERY_SIZE, nuclear_internals=None)
+    if isinstance(opts, options_mod.Krylov):
+        return Settings(probes=opts.probes, internals="krylov", sketch=opts.sketch, power_iters=opts.power_iters,
+                        lanczos_steps=opts.lanczos_steps, tail_gradient=opts.tail_gradient,
+                        quadrature=opts.quadrature, dense_below=0, nuclear_internals=None)
+    if isinstance(opts, options_mod.Matvec):
+        return Settings(probes=opts.probes, internals="krylov", head="lanczos", lanczos_steps=opts.lanczos_steps,
+                        quadrature=opts.quadrature, dense_below=0, nuclear_internals=None)
+    if isinstance(opts, options_mod.Polar):
+        return Settings(internals="polar", sketch=opts.sketch, power_iters=opts.power_iters, polar_steps=opts.steps,
+                        polar_lower=opts.lower, polar_dtype=opts.dtype, polar_extend=opts.extend, dense_below=0)
+    raise TypeError(f"no algorithm for {opts!r}")
+
+
+_EVERY_SIZE = 2**62
+
+
+class _Call:
+    """One public call resolved: the algorithm's settings, the series options and the plan."""
+
+    def __init__(self, fn: str, S, method, options, legacy: dict, p: float | None = None, default: str = "auto"):
+        self.fn = fn
+        _check_dtype(S)
+        shape = check_matrix(S, check_finite=False).shape
+        function = "nuclear_norm" if fn == "schatten" and p == 1 else fn
+        if legacy:
+            self._from_legacy(method, options, legacy, function, shape, default)
+        else:
+            self.plan = options_mod.plan(shape, method, options, function=function)
+            opts = self.plan.options
+            self.settings = _settings_of(opts)
+            self.series = ({k: getattr(opts, k) for k in _LEGACY_SERIES}
+                           if opts.method in ("paper", "released") else {"expansion": "quadrature"})
+        logger.debug("edlrr.%s: %s", fn, self.plan)
+
+    def _from_legacy(self, method, options, legacy, function, shape, default):
+        legacy = dict(legacy)
+        preset = legacy.pop("preset", None)
+        if method != default or options is not None:
+            raise TypeError(f"the keywords {sorted(legacy) + (['preset'] if preset else [])} are the old form: "
+                            "give either method= and options= or those keywords, not both")
+        warnings.warn("estimator keywords (preset=, probes=, internals=, ...) are deprecated: use method= and "
+                      "options= (edlrr.Paper, edlrr.Krylov, ...); see edlrr.options", DeprecationWarning,
+                      stacklevel=4)
+        series = {k: legacy.pop(k) for k in _LEGACY_SERIES if k in legacy}
+        if preset in ("auto", "fast") and not legacy:
+            preset = "fast"
+        settings = resolve_settings(preset, **legacy)
+        if function == "nuclear_norm" and settings.nuclear_internals is not None:
+            settings = replace(settings, internals=settings.nuclear_internals)
+        if settings.internals in ("krylov", "polar") and min(shape[-2:]) <= settings.dense_below:
+            algorithm = "dense"
+        elif settings.internals == "krylov":
+            algorithm = "matvec" if settings.head == "lanczos" else "krylov"
+        else:
+            algorithm = settings.internals
+        self.plan = options_mod.Plan(preset or "paper", algorithm, settings, "old keywords")
+        self.settings = settings
+        if settings.internals in ("krylov", "polar"):
+            if series.get("expansion", "quadrature") != "quadrature":
+                raise ValueError(f"expansion={series['expansion']!r} does not go with internals="
+                                 f"{settings.internals!r}: 'quadrature' is the expansion of the Lanczos methods")
+            self.series = {"expansion": "quadrature"}
+        else:
+            expansion = series.get("expansion") or "taylor"
+            if expansion == "quadrature":
+                raise ValueError("expansion='quadrature' goes with internals='krylov' (preset='fast') only")
+            check = options_mod.Paper(expansion=expansion, order=series.get("order"), scale=series.get("scale"),
+                                      series_rtol=series.get("series_rtol", 1e-2),
+                                      on_series_error=series.get("on_series_error", "warn"))
+            self.series = {k: getattr(check, k) for k in _LEGACY_SERIES}
+
+    @property
+    def scalable(self) -> bool:
+        """Whether the input is divided by a power of two first (every algorithm but the release's,
+        whose absolute Tikhonov regulariser makes its value depend on the scale of S)."""
+        return self.settings.internals != "released"
+
+
+def _prepare(S, check_finite: bool):
+    """(S in float32 or float64, the caller's dtype)."""
+    _check_dtype(S)
+    S = check_matrix(S, check_finite=check_finite)
+    dtype = S.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        S = S.float()
+    return S, dtype
+
+
+def _run_power(call: _Call, S, p: float, generator, check_finite, return_stderr):
+    """sum_i sigma_i^p (p > 0) or the rank (p = 0) of S by the call's algorithm: S is divided by
+    a power of two c per batch element, the result multiplied by c^p."""
+    S, dtype = _prepare(S, check_finite)
+    c = _power_of_two_scale(S, per_element=True) if call.scalable else torch.ones(S.shape[:-2], dtype=torch.float64)
+    Y = S / c.to(S.dtype)[..., None, None] if call.scalable else S
+    settings = call.settings
+    if p == 0:
+        result = _rank_unscaled(Y, settings, generator, return_stderr)
+    elif settings.internals == "polar":
+        result = _polar(Y, settings, generator, False, True)
+    elif settings.internals == "krylov":
+        result = _krylov(Y, _power_function(p), settings, generator, False, True)
+    else:
+        prob = _ProbeProblem(Y, settings, generator, False)
+        samples = prob.inner_samples(prob.projected, prob.apply_power(p, prob.G))
+        prob.report()
+        result = _finish(samples * prob.scale[..., None] ** p, True)
+    value, stderr = result if isinstance(result, tuple) else (result, None)
+    factor = c ** p  # float64: c^p may not be representable in S's dtype although the value is
+    what = "the rank" if p == 0 else ("the nuclear norm" if p == 1 else f"the Schatten-{p:g} sum")
+    value = _representable(value.to(torch.float64) * factor, S.dtype, what)
+    if not return_stderr:
+        return _representable(value, dtype, what)
+    stderr = (stderr.to(torch.float64) * factor).to(S.dtype) if stderr is not None else None
+    return _representable(value, dtype, what), stderr.to(dtype)
+
+
+def _rank_unscaled(Y, settings, generator, return_stderr):
+    if settings.internals == "polar":
+        _only_nuclear(settings, "the rank")
+    if settings.internals == "krylov":
+        return _krylov(Y, _RANK_FUNCTION, settings, generator, False, True)
+    prob = _ProbeProblem(Y, settings, generator, False)
+    PG = prob.projected
+    prob.report()
+    return _finish(prob.inner_samples(PG, PG), True)
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    S : Tensor (*, m, n)
+        float32 or float64 (float16 and bfloat16 are computed in float32 and returned in their
+        dtype), on any device; NaN or Inf entries raise ``ValueError`` (``check_finite``).
+    method : str
+        ``"auto"`` (default: the recommended algorithm for the input's size, :func:`edlrr.plan`),
+        ``"paper"`` or ``"released"`` (EDLRR's recipe and its authors' code), ``"dense"``,
+        ``"krylov"``, ``"matvec"``, ``"polar"`` (the nuclear norm only); ``"fast"`` is ``"auto"``.
+    options : options instance or dict, optional
+        The method's options (an instance names its method), one class per method:
+
+{options}
+    generator : torch.Generator or int, optional
+        Source of the random probes; an int seed (0 <= seed < 2**64) gives the same value on
+        every call.
+    return_stderr : bool
+        Also return an error estimate of the value: ``(value, stderr)`` (0 for ``dense``).
+    check_finite : bool
+        Check S for NaN and Inf (one reduction).
+
+    Every algorithm but ``released`` gives the same relative error for c S as for S (S is first
+    divided by a power of two); a value that the output dtype cannot represent raises
+    ``OverflowError``. Which algorithm ran is logged at DEBUG level on the ``"edlrr"`` logger.
+"""
+
+
+def _doc(text: str) -> str:
+    opts = "\n".join("        " + line for line in options_mod.describe_options().splitlines())
+    return text.replace("{common}", _COMMON_DOC.replace("{options}", opts))
+
+
+def schatten(S: torch.Tensor, p, *, method: str = "auto", options=None, generator=None,
+             return_stderr: bool = False, check_finite: bool = True, **legacy):
+    p = as_number(p, "p")
+    if p < 0:
+        raise ValueError(f"p must be >= 0, got {p!r}")
+    call = _Call("rank" if p == 0 else "schatten", S, method, options, legacy, p)
+    if call.settings.internals in ("paper",) and p > 0:
+        _dyadic(p / 2)
+    if call.settings.internals == "released" and p > 0 and not float(p).is_integer():
+        raise ValueError(f"method 'released' supports integer p only (Q^p), got p={p}")
+    if call.settings.internals == "polar" and p not in (0, 1):
+        _only_nuclear(call.settings, f"the Schatten p = {p} sum")
+    return _run_power(call, S, p, generator, check_finite, return_stderr)
+
+
+schatten.__doc__ = _doc("""Estimate sum_i sigma_i(S)^p, shape (*,), differentiable (EDLRR Theorem 1, eq. 5).
+
+    p = 1 is the nuclear norm, p = 0 the rank. With ``method="paper"`` p is a non-negative
+    integer or a dyadic fraction reachable by repeated square roots (p/2 = j/2^L: 0.5, 1.5, ...),
+    with ``"released"`` an integer; the other methods take every p > 0.
+{common}
+    References
+    ----------
+    Li et al., IJCAI 2025, Theorem 1, Proposition 4 and Algorithm 1.
+    """)
+
+
+def nuclear_norm(S: torch.Tensor, *, method: str = "auto", options=None, generator=None,
+                 return_stderr: bool = False, check_finite: bool = True, **legacy):
+    return schatten(S, 1, method=method, options=options, generator=generator, return_stderr=return_stderr,
+                    check_finite=check_finite, **legacy)
+
+
+nuclear_norm.__doc__ = _doc("""Estimate ||S||_* = sum_i sigma_i(S), shape (*,), differentiable (EDLRR
+    Proposition 4); :func:`schatten` with p = 1.
+{common}""")
+
+
+def rank(S: torch.Tensor, *, method: str = "auto", options=None, generator=None,
+         return_stderr: bool = False, check_finite: bool = True, **legacy):
+    if legacy.get("project") is False or (isinstance(options, dict) and options.get("project") is False) or \
+            getattr(options, "project", True) is False:
+        raise ValueError("rank needs the projection: project=False would estimate the dimension")
+    return schatten(S, 0, method=method, options=options, generator=generator, return_stderr=return_stderr,
+                    check_finite=check_finite, **legacy)
+
+
+rank.__doc__ = _doc("""Estimate rank(S), shape (*,) (EDLRR Proposition 3: E ||P_S[g]||^2).
+
+    Differentiable, but piecewise constant: its gradient is not informative. A singular value
+    counts when it exceeds max(m, n) eps sigma_1, as in :func:`torch.linalg.matrix_rank`
+    (``dense``, ``krylov`` and ``matvec``; exact for ``dense``). ``paper``: singular values with
+    sigma^2 / ||S||_F^2 below about 2^-k1 are not resolved and count as less than one.
+    ``krylov`` is unreliable where the singular values decay through the tolerance past its
+    sketch (the whole tail counts).
+{common}""")
+
+
+def lrr(S: torch.Tensor, penalty: str | Penalty, *, method: str = "auto", options=None, generator=None,
+        return_stderr: bool = False, check_finite: bool = True, **legacy):
+    h = _penalty(penalty)
+    call = _Call("lrr", S, method, options, legacy)
+    _only_nuclear(call.settings, "lrr (use penalty 'nuclear' with method='krylov')")
+    S, dtype = _prepare(S, check_finite)
+    what = f"the {h.name} penalty"
+    if call.settings.internals == "krylov":
+        c = float(_power_of_two_scale(S, per_element=False))
+        Y = S / c
+        result = _krylov(Y, _scaled_function(spectral_function(h), c), call.settings, generator, False, True)
+    else:
+        result = _series_lrr(S, h, call, generator)
+    value, stderr = result
+    value = _representable(value, dtype, what)
+    return (value, stderr.to(dtype)) if return_stderr else value
+
+
+lrr.__doc__ = _doc("""Estimate R(S) = sum_i h(sigma_i(S)), shape (*,), differentiable.
+
+    ``dense``, ``krylov``, ``matvec`` (and ``auto``) evaluate h at exact singular values or Ritz
+    values. ``paper`` and ``released`` expand h in a truncated series (their ``expansion``
+    option; EDLRR Theorems 2 and 3):
+
+    ``"taylor"``:   h(s y) ~= sum_{p<=order} a_p y^p,   a_p = h^(p)(0) s^p / p!
+    ``"laguerre"``: h(s y) ~= sum_{k<=order} c_k L_k(y), c_k = int L_k e^{-y} h(s y)
+
+    and R(S) ~= (1/N) sum_i < P_S[g_i], q((S S^T)^{1/2} / s) g_i >. The series is compared with
+    h on [0, 1.05 sigma_1] (sigma_1 from a power iteration); past ``series_rtol`` of max h a
+    :class:`~edlrr.SeriesDivergenceWarning` is issued (or ``ValueError`` raised): a Taylor
+    series used beyond its radius of convergence.
 
     Parameters
     ----------
     penalty : str or Penalty
-        See :func:`edlrr.penalty`.
-    expansion : {"taylor", "laguerre", "quadrature"}, optional
-        Default ``"taylor"``, or ``"quadrature"`` (Lanczos quadrature: h at Ritz values, no
-        series) with ``internals="krylov"`` / ``preset="fast"``, the only expansion it accepts.
-    order : int, optional
-        Truncation order (default 10 for Taylor, like the release, and 30 for Laguerre).
-    scale : float, optional
-        Argument scale s. By default s is a power-iteration estimate of sigma_1 (Taylor: the
-        series is the same, only better conditioned), and sigma_1 / 8 for Laguerre, so that the
-        expansion covers [0, sigma_1].
-    series_rtol, on_series_error : float, {"warn", "raise", "ignore"}
-        The truncated series is compared with h on [0, 1.05 sigma_1] (sigma_1 from power
-        iteration); if its error relative to max h exceeds ``series_rtol`` a
-        :class:`~edlrr.penalties.SeriesDivergenceWarning` is issued (or ``ValueError`` raised).
-        This is how a Taylor series evaluated beyond its radius of convergence is reported.
-    preset, generator, check_finite, **options
-        As in :func:`schatten`.
-    """
-    h = _penalty(penalty)
-    settings = resolve_settings(preset, **options)
-    _only_nuclear(settings, "lrr (use penalty 'nuclear' with internals='krylov')")
-    is_krylov = settings.internals == "krylov"
-    expansion = ("quadrature" if is_krylov else "taylor") if expansion is None else expansion
-    check_choice(expansion, "expansion", ("taylor", "laguerre", "quadrature"))
-    if is_krylov != (expansion == "quadrature"):
-        raise ValueError(f"expansion={expansion!r} does not go with internals={settings.internals!r}: "
-                         "'quadrature' is the expansion of internals='krylov' (preset='fast'), "
-                         "'taylor'/'laguerre' those of the paper and released internals")
-    if is_krylov:
-        return _krylov(S, spectral_function(h), settings, generator, check_finite, return_stderr)
-    check_choice(on_series_error, "on_series_error", ("warn", "raise", "ignore"))
-    order = DEFAULT_ORDER[expansion] if order is None else check_positive_int(order, "order", minimum=0)
-    prob = _ProbeProblem(S, settings, generator, check_finite)
+        h, see :func:`edlrr.penalty`.
+{common}
+    References
+    ----------
+    Li et al., IJCAI 2025, Theorems 2 and 3.
+    """)
 
-    sigma1 = float((spectral_norm_estimate(prob.X, prob.G[..., :1]) * prob.scale.detach()).max())
-    if scale is None:
+
+def _series_lrr(S, h: Penalty, call: _Call, generator):
+    """The ``paper``/``released`` estimate of sum h(sigma_i(S)) by a truncated series, and its
+    standard error. S is divided by a power of two c first (not for ``released``); the series
+    is expanded in the original units."""
+    settings, series = call.settings, call.series
+    expansion, order = series["expansion"], series["order"]
+    order = DEFAULT_ORDER[expansion] if order is None else order
+    c = float(_power_of_two_scale(S, per_element=False)) if call.scalable else 1.0
+    prob = _ProbeProblem(S / c, settings, generator, False)
+
+    sigma1 = float((spectral_norm_estimate(prob.X, prob.G[..., :1]) * prob.scale.detach()).max()) * c
+    if series["scale"] is None:
         s = sigma1 / (LAGUERRE_SPAN if expansion == "laguerre" else 1.0)
         s = s if s > 0 else 1.0
     else:
-        s = float(scale)
-        if not (math.isfinite(s) and s > 0):
-            raise ValueError(f"scale must be positive and finite, got {scale!r}")
+        s = float(series["scale"])
     coef = h.series_coefficients(expansion, order, s)
-    if on_series_error != "ignore" and sigma1 > 0:
+    if series["on_series_error"] != "ignore" and sigma1 > 0:
         grid = np.linspace(0.0, 1.05 * sigma1, 257)
         err = h.series_error(grid, expansion, order, s)
-        if not err <= series_rtol:
+        if not err <= series["series_rtol"]:
             where = (f"its Taylor series at 0 converges only for x < {h.radius:g}"
                      if expansion == "taylor" and math.isfinite(h.radius) else "")
             msg = (f"the {expansion} series of {h.name}{h.params} truncated at order {order} "
                    f"has relative error {err:.3g} on [0, sigma_1 ~= {sigma1:.4g}] "
-                   f"(tolerance {series_rtol:g}){'; ' + where if where else ''}. "
+                   f"(tolerance {series['series_rtol']:g}){'; ' + where if where else ''}. "
                    + ("Use expansion='laguerre', a higher order or another scale." if expansion == "taylor"
                       else "Use a higher order, another scale, or a penalty parameter matched to "
                            "the singular values (e.g. a larger gamma)."))
-            if on_series_error == "raise":
+            if series["on_series_error"] == "raise":
                 raise ValueError(msg)
-            warnings.warn(msg, SeriesDivergenceWarning, stacklevel=2)
+            warnings.warn(msg, SeriesDivergenceWarning, stacklevel=3)
 
-    # B = (S S^T)^{1/2} / s in the normalised variables: sigma(X) = sigma(S) / c.
-    factor = (prob.scale / s)[..., None, None]
+    # B = (S S^T)^{1/2} / s: the root M of the normalised Gram matrix times ||S / c||_F c / s
+    factor = (prob.scale * (c / s))[..., None, None]
     M = prob.root(1)
 
     def apply_B(V):
         return factor * (M @ V)
 
     G = prob.G
-    coef_t = [float(c) for c in coef]
+    coef_t = [float(a) for a in coef]
     if expansion == "taylor":
         W = coef_t[-1] * G
         for a in reversed(coef_t[:-1]):
@@ -634,4 +867,32 @@ def lrr(S: torch.Tensor, penalty: str | Penalty, *, expansion: str | None = None
         for k in range(1, order):
             prev, cur = cur, ((2 * k + 1) * cur - apply_B(cur) - k * prev) / (k + 1)
             W = W + coef_t[k + 1] * cur
-    return _finish(prob.inner_samples(prob.projected, W), return_stderr)
+    samples = prob.inner_samples(prob.projected, W)
+    prob.report()
+    return _finish(samples, True)
+
+
+def schatten_samples(S: torch.Tensor, p: float, *, method: str = "paper", options=None, generator=None,
+                     check_finite: bool = True, **legacy) -> torch.Tensor:
+    """The per-probe samples (*, N) whose mean is :func:`schatten` (p = 0: :func:`rank`) for the
+    probe methods ``"paper"`` and ``"released"``.
+
+    The operators (projection, square roots) are computed once and applied to all N probes,
+    so ``samples.reshape(*, R, N // R).mean(-1)`` gives R estimates with N // R probes each,
+    distributed exactly as R separate calls: what a variance study needs. S is used at its own
+    scale (no power-of-two division), as the paper's algorithm is.
+    """
+    p = as_number(p, "p")
+    call = _Call("rank" if p == 0 else "schatten", S, method, options, legacy, p, default="paper")
+    if call.settings.internals not in ("paper", "released"):
+        raise ValueError("schatten_samples needs the probe samples of method 'paper' or 'released'; the "
+                         "Lanczos methods give an error estimate with return_stderr=True")
+    S, _ = _prepare(S, check_finite)
+    prob = _ProbeProblem(S, call.settings, generator, False)
+    if p == 0:
+        PG = prob.projected
+        out = prob.inner_samples(PG, PG)
+    else:
+        out = prob.inner_samples(prob.projected, prob.apply_power(p, prob.G)) * prob.scale[..., None] ** p
+    prob.report()
+    return out

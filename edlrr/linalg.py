@@ -66,16 +66,53 @@ def pinv_ben_israel(S: torch.Tensor, iters: int, alpha: torch.Tensor | float | N
     return X
 
 
-def projector_ben_israel(S: torch.Tensor, iters: int) -> torch.Tensor:
+def projector_ben_israel(S: torch.Tensor, iters: int, guard: float | None = None,
+                         return_iters: bool = False):
     """P_k = S S_k (*, m, m), the projector of Proposition 1 after k iterations, computed on the
     Gram side: P_0 = alpha S S^T, P_{i+1} = 2 P_i - P_i^2 (which is S S_{i+1} for
     S_{i+1} = 2 S_i - S_i S S_i). The same matrices as ``S @ pinv_ben_israel(S, k)`` in exact
-    arithmetic, at O(m^3) per iteration instead of O(m n^2)."""
+    arithmetic, at O(m^3) per iteration instead of O(m n^2).
+
+    Parameters
+    ----------
+    S : Tensor (*, m, n)
+    iters : int
+        k, the number of iterations.
+    guard : float, optional
+        Stop each batch element at its last iterate whose eigenvalues are all >= -guard. The map
+        x -> 2x - x^2 doubles a deviation from its fixed point 0, so rounding in the null space of
+        S grows like eps 2^k: in float32 it reaches 1e-3 after about 14 iterations and then
+        diverges to -inf for a rank-deficient S (or converges to 1, counting a direction that is
+        not there). An eigenvalue below 0 can only come from that rounding; the test is one
+        Cholesky factorisation of P + guard I per iteration (no gradient flows through it).
+    return_iters : bool
+        Also return the number of iterations each batch element ran, a (*,) integer tensor.
+    """
     A = S @ S.mT
     P = safe_alpha(S) * A
+    if guard is None:
+        for _ in range(iters):
+            P = 2 * P - P @ P
+        return (P, torch.full(S.shape[:-2], iters, device=S.device)) if return_iters else P
+    stopped = _indefinite(P, guard)
+    ran = torch.zeros(S.shape[:-2], dtype=torch.long, device=S.device)
     for _ in range(iters):
-        P = 2 * P - P @ P
-    return P
+        P_new = 2 * P - P @ P
+        stopped = stopped | _indefinite(P_new, guard)
+        P = torch.where(stopped[..., None, None], P, P_new)
+        ran = ran + (~stopped).long()
+        if bool(stopped.all()):
+            break
+    return (P, ran) if return_iters else P
+
+
+def _indefinite(M: torch.Tensor, guard: float) -> torch.Tensor:
+    """(*,) bool: the symmetric part of M has an eigenvalue below -guard, or M is not finite."""
+    with torch.no_grad():
+        sym = 0.5 * (M + M.mT)
+        eye = torch.eye(M.shape[-1], dtype=M.dtype, device=M.device)
+        info = torch.linalg.cholesky_ex(sym + guard * eye).info
+        return (info > 0) | ~torch.isfinite(sym).all(-1).all(-1)
 
 
 def project(S: torch.Tensor, G: torch.Tensor, iters: int) -> torch.Tensor:
@@ -84,7 +121,8 @@ def project(S: torch.Tensor, G: torch.Tensor, iters: int) -> torch.Tensor:
     return projector_ben_israel(S, iters) @ G
 
 
-def sqrt_newton_schulz(A: torch.Tensor, iters: int, rtol: float | None = None) -> torch.Tensor:
+def sqrt_newton_schulz(A: torch.Tensor, iters: int, rtol: float | None = None, guard: float | None = None,
+                       return_iters: bool = False):
     """Square root of a symmetric PSD A (*, m, m) by the coupled Newton-Schulz iteration
     (EDLRR Proposition 2).
 
@@ -92,16 +130,49 @@ def sqrt_newton_schulz(A: torch.Tensor, iters: int, rtol: float | None = None) -
     A^{1/2} ~= sqrt(||A||_F) Y_k. The Frobenius normalisation puts the spectrum in [0, 1], where
     the iteration converges for every PSD input (quadratically once an eigenvalue is resolved;
     an eigenvalue mu of Y_0 needs about log(1/mu) / log(2.25) iterations to be resolved).
-    With ``rtol``, the loop stops early once ||Y_{k+1} - Y_k||_F <= rtol ||Y_k||_F (checked on
-    the whole batch; one host synchronisation per iteration).
+    Cost: 3 products of m x m matrices per iteration.
+
+    Parameters
+    ----------
+    A : Tensor (*, m, m), symmetric positive semi-definite
+    iters : int
+        k, the number of iterations.
+    rtol : float, optional
+        Stop once ||Y_{k+1} - Y_k||_F <= rtol ||Y_k||_F (checked on the whole batch; one host
+        synchronisation per iteration).
+    guard : float, optional
+        Stop each batch element at its last iterate Y_k whose Z_k Y_k has all eigenvalues >= -guard.
+        In exact arithmetic Z_k Y_k has its eigenvalues in [0, 1]; on a singular A rounding in
+        its null space grows by 2.25 per iteration (in float32 it reaches 1e-3 after about 11
+        iterations and diverges after about 20). Tested by one Cholesky factorisation per
+        iteration, without gradient.
+    return_iters : bool
+        Also return the number of iterations each batch element ran, a (*,) integer tensor.
     """
     norm = frobenius_norm(A)
     Y = A / norm
     eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device).expand_as(A)
     Z = eye
+    ran = torch.zeros(A.shape[:-2], dtype=torch.long, device=A.device)
+    stopped = torch.zeros(A.shape[:-2], dtype=torch.bool, device=A.device)
+    Y_prev, Z_prev = Y, Z
     for _ in range(iters):
-        T = 1.5 * eye - 0.5 * (Z @ Y)
+        W = Z @ Y
+        if guard is not None:
+            # a pair that fails the test goes back to the previous one and stays there (T = I)
+            bad = _indefinite(W, guard) & ~stopped
+            Y = torch.where(bad[..., None, None], Y_prev, Y)
+            Z = torch.where(bad[..., None, None], Z_prev, Z)
+            stopped = stopped | bad
+            ran = ran - bad.long()
+            if bool(stopped.all()):
+                break
+            T = torch.where(stopped[..., None, None], eye, 1.5 * eye - 0.5 * W)
+        else:
+            T = 1.5 * eye - 0.5 * W
+        Y_prev, Z_prev = Y, Z
         Y_new, Z = Y @ T, T @ Z
+        ran = ran + (~stopped).long()
         if rtol is not None:
             with torch.no_grad():
                 done = bool(((Y_new - Y).norm() <= rtol * Y.norm()).item())
@@ -110,7 +181,12 @@ def sqrt_newton_schulz(A: torch.Tensor, iters: int, rtol: float | None = None) -
                 break
         else:
             Y = Y_new
-    return norm.sqrt() * Y
+    if guard is not None:
+        bad = _indefinite(Z @ Y, guard) & ~stopped
+        Y = torch.where(bad[..., None, None], Y_prev, Y)
+        ran = ran - bad.long()
+    root = norm.sqrt() * Y
+    return (root, ran) if return_iters else root
 
 
 def sqrt_binomial_series(A: torch.Tensor, terms: int, k_factor: float = 1.1) -> torch.Tensor:

@@ -23,6 +23,8 @@ def as_generator(generator, device=None) -> torch.Generator | None:
         return generator
     if isinstance(generator, bool) or not isinstance(generator, int):
         raise TypeError(f"generator must be None, an int seed or a torch.Generator, got {generator!r}")
+    if not 0 <= generator < 2**64:
+        raise ValueError(f"an int seed must satisfy 0 <= seed < 2**64, got {generator}")
     g = torch.Generator(device="cpu" if device is None else device)
     g.manual_seed(generator)
     return g

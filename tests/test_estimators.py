@@ -102,11 +102,11 @@ def test_released_preset_settings():
 
 
 @pytest.mark.parametrize("fn", [
-    lambda S: edlrr.schatten(S, 1, generator=0),
-    lambda S: edlrr.schatten(S, 1.5, generator=0),
-    lambda S: edlrr.rank(S, generator=0),
-    lambda S: edlrr.lrr(S, "laplace", expansion="laguerre", generator=0),
-    lambda S: edlrr.lrr(S, edlrr.penalty("gamma_nuclear", gamma=10.0), generator=0),
+    lambda S: edlrr.schatten(S, 1, method="paper", generator=0),
+    lambda S: edlrr.schatten(S, 1.5, method="paper", generator=0),
+    lambda S: edlrr.rank(S, method="paper", generator=0),
+    lambda S: edlrr.lrr(S, "laplace", options=edlrr.Paper(expansion="laguerre"), generator=0),
+    lambda S: edlrr.lrr(S, edlrr.penalty("gamma_nuclear", gamma=10.0), method="paper", generator=0),
 ])
 def test_paper_internals_never_call_an_svd(fn):
     S = matrix_with_spectrum(20, 30, torch.linspace(1, 0.1, 10))
@@ -241,13 +241,13 @@ def test_bad_options(kwargs, err, match):
 def test_bad_power_and_rank_without_projection():
     S = torch.eye(4, dtype=torch.float64)
     with pytest.raises(ValueError, match="dyadic"):
-        edlrr.schatten(S, 0.3)
+        edlrr.schatten(S, 0.3, method="paper")
     with pytest.raises(ValueError, match="p must be"):
         edlrr.schatten(S, -1)
     with pytest.raises(ValueError, match="needs the projection"):
-        edlrr.rank(S, project=False)
+        edlrr.rank(S, method="paper", options={"project": False})
     with pytest.raises(ValueError, match="expansion must be one of"):
-        edlrr.lrr(S, "laplace", expansion="chebyshev")
+        edlrr.lrr(S, "laplace", method="paper", options={"expansion": "chebyshev"})
 
 
 def test_rademacher_probes_are_unbiased():

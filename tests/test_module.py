@@ -31,22 +31,41 @@ def test_module_in_a_training_step():
     assert float(edlrr.exact.lrr(W.detach(), "laplace", gamma=1.0)) < before
 
 
-@pytest.mark.parametrize("penalty,params,expected", [
-    ("nuclear", {}, "p=1.0"), ("schatten", {"p": 0.5}, "p=0.5"), ("schatten", {"p": 0.3}, "expansion=laguerre"),
-    ("gamma_nuclear", {"gamma": 10.0}, "expansion=taylor"),
+@pytest.mark.parametrize("penalty,params,method,options,power,rtol", [
+    ("nuclear", {}, "paper", {"probes": 4096}, 1.0, 0.03),
+    ("schatten", {"p": 0.5}, "paper", {"probes": 4096}, 0.5, 0.03),
+    ("schatten", {"p": 0.3}, "paper", {"probes": 4096, "expansion": "laguerre"}, None, 0.03),
+    ("gamma_nuclear", {"gamma": 10.0}, "paper", {"probes": 4096}, None, 0.03),
+    ("schatten", {"p": 0.3}, "auto", None, 0.3, 1e-9),
+    ("gamma_nuclear", {"gamma": 10.0}, "auto", None, None, 1e-9),
+    ("schatten", {"p": 2.0}, "released", {"probes": 4096, "sqrt_terms": 200}, 2.0, 0.05),
 ])
-def test_module_picks_estimator(penalty, params, expected):
-    kw = {"expansion": "laguerre"} if params.get("p") == 0.3 else {}
-    reg = edlrr.LowRankRegularizer(penalty, penalty_params=params, seed=0, **kw)
-    assert expected in repr(reg)
+def test_module_picks_estimator(penalty, params, method, options, power, rtol):
+    """Schatten-p sums go through schatten() where the method reaches p directly; everything
+    else through lrr(); the value is the exact one within the method's accuracy."""
+    reg = edlrr.LowRankRegularizer(penalty, penalty_params=params, method=method, options=options, seed=0)
+    assert reg.power == power and f"method={method!r}" in repr(reg)
     S = matrix_with_spectrum(12, 10, torch.linspace(1, 0.2, 10))
-    reg = edlrr.LowRankRegularizer(penalty, penalty_params=params, seed=0, probes=4096, **kw)
-    if params.get("p") == 0.3:  # x^0.3 is not smooth at 0: the Laguerre series says it is inaccurate
+    if params.get("p") == 0.3 and method == "paper":  # x^0.3 is not smooth at 0: the series says so
         with pytest.warns(edlrr.SeriesDivergenceWarning, match="schatten"):
             value = reg(S)
     else:
         value = reg(S)
-    assert_rel_close(value, edlrr.exact.lrr(S, penalty, **params), 0.03, penalty)
+    assert_rel_close(value, edlrr.exact.lrr(S, penalty, **params), rtol, penalty)
+
+
+def test_module_validates_weight_and_seed():
+    for weight in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="weight must be"):
+            edlrr.LowRankRegularizer(weight=weight)
+    with pytest.raises(TypeError, match="weight must be a number"):
+        edlrr.LowRankRegularizer(weight="1")
+    assert edlrr.LowRankRegularizer(weight=torch.tensor(0.5)).weight == 0.5
+    for seed in (2**70, -1, 1.5, True):
+        with pytest.raises(ValueError, match="seed must be"):
+            edlrr.LowRankRegularizer(seed=seed)
+    with pytest.raises(ValueError, match="not used by method 'paper'"):
+        edlrr.LowRankRegularizer(method="paper", options={"sketch": 4})
 
 
 def test_module_validates_at_construction():
