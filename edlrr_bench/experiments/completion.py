@@ -62,6 +62,16 @@ METHODS = {
     "SVD-autograd nuclear": ("svd-autograd", {"penalty": "nuclear"}, None),
     "SVD-autograd gamma": ("svd-autograd", {"penalty": "gamma_nuclear", "penalty_params": {"gamma": 500.0}}, None),
     "SVD-autograd Lap": ("svd-autograd", {"penalty": "laplace", "penalty_params": {"gamma": 500.0}}, None),
+    # the objectives of Table 1's T- and L- columns (the truncated series of h that EDLRR's
+    # estimator sums) on exact singular values: what the paper's estimator approximates
+    "SVD-autograd T-gamma": ("svd-autograd", {"penalty": "gamma_nuclear", "penalty_params": {"gamma": 500.0},
+                                              "series": "taylor"}, None),
+    "SVD-autograd T-Lap": ("svd-autograd", {"penalty": "laplace", "penalty_params": {"gamma": 500.0},
+                                            "series": "taylor"}, None),
+    "SVD-autograd L-gamma": ("svd-autograd", {"penalty": "gamma_nuclear", "penalty_params": {"gamma": 500.0},
+                                              "series": "laguerre"}, None),
+    "SVD-autograd L-Lap": ("svd-autograd", {"penalty": "laplace", "penalty_params": {"gamma": 500.0},
+                                            "series": "laguerre"}, None),
     "SVT": ("svt", {}, None),
     "IRNN": ("irnn", {}, "IRNN"),
     "DLRL": ("dlrl", {"d": 80}, "DLRL"),
