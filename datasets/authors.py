@@ -46,6 +46,7 @@ __all__ = [
     "ENV_VAR",
     "TABLE1_MASKS",
     "AuthorsInpaintingConfig",
+    "authors_mask_file",
     "find_authors_root",
     "list_authors_images",
     "list_authors_masks",
@@ -98,6 +99,16 @@ def list_authors_masks(root=None) -> list[str]:
     return sorted(f.stem[len("block_"):] for f in (p / "masks").glob("block_*.bmp"))
 
 
+def authors_mask_file(name: str) -> str:
+    """The file ``block_<stem>.bmp`` under ``masks/`` that :func:`load_authors_mask` reads for
+    ``name`` (``"text"``, ``"block"`` = ``square_small``, another ``<name>``, or ``"block_<name>"``)."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"mask name must be a non-empty string, got {name!r}")
+    stem = TABLE1_MASKS.get(name, name)
+    stem = stem[len("block_"):] if stem.startswith("block_") else stem
+    return f"block_{stem}.bmp"
+
+
 def _read_uint8(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
@@ -135,11 +146,8 @@ def load_authors_mask(name: str, root=None, *, shape: tuple[int, int] | None = N
     """
     from PIL import Image
 
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"mask name must be a non-empty string, got {name!r}")
-    stem = TABLE1_MASKS.get(name, name)
-    stem = stem[len("block_"):] if stem.startswith("block_") else stem
-    p = resolve_authors_root(root) / "masks" / f"block_{stem}.bmp"
+    file = authors_mask_file(name)  # (a bad name is refused before the folder is looked up)
+    p = resolve_authors_root(root) / "masks" / file
     if not p.is_file():
         raise FileNotFoundError(f"no mask {p} (available: {list_authors_masks(root)})")
     arr = _read_uint8(p)

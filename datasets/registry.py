@@ -36,6 +36,7 @@ from .video import SyntheticVideoConfig, VideoFramesConfig, load_frames, make_sy
 __all__ = [
     "DatasetSpec",
     "available_datasets",
+    "dataset_parameters",
     "get_dataset",
     "load",
     "make_config",
@@ -85,6 +86,11 @@ def _spec(name: str) -> DatasetSpec:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(_REGISTRY))}") from None
 
 
+def dataset_parameters(name: str) -> list[str]:
+    """The parameters of dataset ``name`` (the fields of its config), in their order."""
+    return [f.name for f in dataclasses.fields(_spec(name).config_class)]
+
+
 def make_config(name: str, **params: Any) -> DatasetConfig:
     """The config of dataset ``name`` with the given parameters (validated).
 
@@ -96,7 +102,7 @@ def make_config(name: str, **params: Any) -> DatasetConfig:
         An unknown parameter (the message lists the accepted ones) or a wrong type.
     """
     spec = _spec(name)
-    fields = [f.name for f in dataclasses.fields(spec.config_class)]
+    fields = dataset_parameters(name)
     unknown = sorted(set(params) - set(fields))
     if unknown:
         raise TypeError(f"dataset {name!r} has no parameter(s) {unknown}; parameters: {', '.join(fields)}")

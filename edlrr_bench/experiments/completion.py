@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import papers
 from ..datasets import get_dataset, metrics
+from ..schema import Names, Rows, Table, solver_overrides
 from ..sweep import Cell
 from ._common import record_metrics, solver_for
 
@@ -78,6 +79,30 @@ METHODS = {
 }
 
 
+CONFIG_KEYS = Table({
+    "images": None, "size": None, "reps": None,
+    "authors_image_ids": None,  # the k of real/<k>.jpg under --images (the default: those the folder holds)
+    "authors_images": None,  # set by --images
+    "masks": Rows(Table({"mask": None, "drop": None})),
+    "methods": Names(METHODS),
+    "edlrr_masks": None,  # mask labels the paper's estimator runs on (default: every mask)
+    # per solver; "edlrr-fast" for the methods of preset "fast"
+    "overrides": solver_overrides({**{s: s for s, _, _ in METHODS.values()}, "edlrr-fast": "edlrr"}),
+})
+"""The keys of ``[completion]`` (what :func:`cells` and :func:`report` read)."""
+
+
+def authors_mask(m: dict) -> str:
+    """The name of the mask of the authors' folder that the config's mask ``m`` loads under
+    ``--images`` (``"drop"``: drawn, no file)."""
+    return {"block": "block", "text": "text"}.get(m["mask"], m["mask"])
+
+
+def authors_masks(cfg: dict) -> list[str]:
+    """The names of the masks the authors' folder must hold for ``cfg["masks"]`` (sorted)."""
+    return sorted({authors_mask(m) for m in cfg["masks"]} - {"drop"})
+
+
 def mask_label(ds: dict) -> str:
     if ds["mask"] == "drop":
         return f"drop{round(100 * ds['drop'])}"
@@ -91,7 +116,7 @@ def cells(cfg: dict) -> list[Cell]:
     for image in images:
         for m in cfg["masks"]:
             if authors:
-                mask = {"block": "block", "text": "text"}.get(m["mask"], m["mask"])
+                mask = authors_mask(m)
                 ds = {"name": "edlrr_images", "image": image, "mask": mask, "drop": m.get("drop", 0.4)}
             else:
                 ds = {"name": "image_inpainting", "image": image, "size": cfg["size"], "mask": m["mask"],

@@ -23,11 +23,21 @@ import edlrr
 
 from ..datasets import load_embedded_image, metrics
 from ..datasets.images import EMBEDDED_IMAGES, resize_image
+from ..schema import Table
 from ..sweep import Cell
 
 NAME = "denoise"
 VERSION = 1
 TEST_IMAGES = ("camera", "coins", "moon")
+
+CONFIG_KEYS = Table({
+    "reps": None, "sigma_train": None, "sigmas_test": None, "train_size": None, "test_size": None,
+    "depth": None, "features": None,  # the DnCNN
+    "steps": None, "batch": None, "patch": None, "lr": None,  # its training
+    "lam": None,  # the weight of the LRR term
+    "probes": None,  # of the stochastic nuclear norm
+})
+"""The keys of ``[denoise]`` (what :func:`cells` and :func:`report` read)."""
 
 
 class DnCNN(nn.Module):

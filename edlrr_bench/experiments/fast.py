@@ -54,6 +54,7 @@ import torch
 import edlrr
 
 from ..datasets import get_dataset
+from ..schema import Labelled, Names, Table, estimator_options
 from ..sweep import Cell, PeakMemory
 from ._common import lanczos_options
 
@@ -202,6 +203,26 @@ def _release_memory():
 
 PARTS = ("speed", "xtrace", "pareto", "released", "crossover", "dtype", "penalty")
 """The parts of the experiment, each a table of the configuration (``[fast.<part>]``)."""
+
+CONFIG_KEYS = Table({
+    "parts": Names(PARTS, "part"),  # the parts to run (default: every part the configuration has)
+    "speed": Table({"sizes": None, "spectra": None, "methods": Names(FAST_VARIANTS), "seeds": None,
+                    "timing_reps": None,  # svdvals' timed repetitions
+                    "paired": Names(FAST_VARIANTS)}),  # methods whose cells time svdvals again
+    "xtrace": Table({
+        "n": None, "spectra": None, "functionals": None, "seeds": None,
+        "budgets": Labelled(estimator_options("preset")),  # label -> the estimator's options
+        "grid": Table({"budget": None, "slack": None, "seeds": None,
+                       "sketch": None, "power_iters": None, "probes": None, "lanczos_steps": None}),
+    }),
+    "pareto": Table({"sizes": None, "spectra": None, "seeds": None, "paper_probes": None, "paper_iters": None,
+                     "fast_probes": None, "fast_sketch": None, "fast_steps": None}),
+    "released": Table({"image": None, "size": None, "seeds": None}),
+    "crossover": Table({"sizes": None, "dtypes": None, "reps": None}),
+    "dtype": Table({"sizes": None, "spectra": None, "methods": Names(FAST_VARIANTS), "seeds": None}),
+    "penalty": Table({"images": None, "size": None, "seeds": None, "penalties": None}),
+})
+"""The keys of ``[fast]`` (what :func:`cells` and :func:`report` read)."""
 
 
 def cells(cfg: dict) -> list[Cell]:

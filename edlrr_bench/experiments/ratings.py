@@ -15,6 +15,7 @@ import torch
 
 from ..datasets import get_dataset
 from ..datasets.ratings import ratings_rmse
+from ..schema import Names, Table, dataset_rows, solver_overrides
 from ..sweep import Cell
 from ._common import record_metrics, solver_for
 
@@ -28,6 +29,15 @@ METHODS = {
     "EDLRR nuclear": {"solver": "edlrr", "penalty": "nuclear"},
     "SVD-autograd nuclear": {"solver": "svd-autograd", "penalty": "nuclear"},
 }
+
+CONFIG_KEYS = Table({
+    "reps": None,
+    "methods": Names(METHODS),
+    "synthetic": dataset_rows("synthetic_ratings", exclude=("seed",)),  # the seed is the repetition
+    "ratings_file": None,  # set by --ratings
+    "overrides": solver_overrides(sorted({m["solver"] for m in METHODS.values()})),
+})
+"""The keys of ``[ratings]`` (what :func:`cells` and :func:`report` read)."""
 
 
 def cells(cfg: dict) -> list[Cell]:

@@ -14,11 +14,31 @@ import pandas as pd
 
 from .. import papers
 from ..datasets import get_dataset, metrics
+from ..schema import Names, Rows, Table, solver_overrides
 from ..sweep import Cell
 from ._common import record_metrics, solver_for
 
 NAME = "recovery"
 VERSION = 1
+METHODS = ("DLRL", "IRNN", "EDLRR nuclear", "SVT")
+"""The method labels :func:`_method` knows."""
+
+CONFIG_KEYS = Table({
+    "reps": None,
+    "synthetic": Table({
+        "m": None, "n": None, "rank": None, "sigma": None, "unobserved": None,  # the defaults of the sweeps
+        "p": None,  # the p of DLRL's blocks and IRNN's l_p where p is not swept
+        "p_values": None, "sigmas": None, "unobserved_shares": None,  # the three sweeps
+        "methods": Names(METHODS),
+    }),
+    "images": Table({
+        "names": None, "size": None, "p": None, "dlrl_d": None,
+        "masks": Rows(Table({"mask": None, "drop": None})),
+        "methods": Names(METHODS),
+    }),
+    "overrides": solver_overrides(["dlrl", "irnn", "edlrr", "svt"]),
+})
+"""The keys of ``[recovery]`` (what :func:`cells` and :func:`report` read)."""
 
 
 def _method(label: str, p: float | None, cfg: dict) -> dict:

@@ -21,12 +21,23 @@ import edlrr
 from edlrr import theory
 
 from ..datasets import get_dataset
+from ..schema import Table, dataset_rows
 from ..sweep import Cell
 
 NAME = "theory"
 VERSION = 1
 FAST_VERSION = 2  # the design sweep's "fast" variant (edlrr.krylov); 2: quadrature="extrapolated"
 METHOD = "edlrr"
+
+CONFIG_KEYS = Table({
+    "m": None, "n": None, "seed": None, "reps": None,
+    "powers": None,  # p of the Schatten-p sums (0: the rank)
+    "probes": None, "iters": None,  # the sweeps of N and of k1, k2
+    "base_probes": None, "base_iters": None,  # N and k1 = k2 where another axis is swept
+    "design": None, "released_terms": None, "fast": None,  # the design-choice cells
+    "spectra": dataset_rows("spectrum"),  # each a "spectrum" dataset (over m, n, seed)
+})
+"""The keys of ``[theory]`` (what :func:`cells` and :func:`report` read)."""
 
 
 def _spectrum_label(ds: dict) -> str:

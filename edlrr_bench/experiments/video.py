@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from ..datasets import get_dataset, metrics
+from ..schema import Names, Table, dataset_rows, solver_overrides
 from ..sweep import Cell
 from ._common import record_metrics, solver_for
 
@@ -26,6 +27,15 @@ METHODS = {
     "EDLRR nuclear": {"solver": "edlrr-rpca", "regularizer": "estimator"},
     "exact nuclear (svdvals)": {"solver": "edlrr-rpca", "regularizer": "exact"},
 }
+
+CONFIG_KEYS = Table({
+    "reps": None,
+    "threshold": None,  # foreground = |V - X| > threshold
+    "methods": Names(METHODS),
+    "videos": dataset_rows("synthetic_video", exclude=("seed",)),  # the seed is the repetition
+    "overrides": solver_overrides(sorted({m["solver"] for m in METHODS.values()})),
+})
+"""The keys of ``[video]`` (what :func:`cells` and :func:`report` read)."""
 
 
 def cells(cfg: dict) -> list[Cell]:
