@@ -710,7 +710,7 @@ _COMMON_DOC = """
 
 
 def _doc(text: str) -> str:
-    opts = "\n".join("        " + line for line in options_mod.describe_options().splitlines())
+    opts = "\n".join("        " + line for line in options_mod.describe_options(width=88).splitlines())
     return text.replace("{common}", _COMMON_DOC.replace("{options}", opts))
 
 

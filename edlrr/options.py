@@ -26,7 +26,7 @@ import dataclasses
 import difflib
 import logging
 import math
-import sys
+import textwrap
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -429,14 +429,24 @@ def plan(shape, method: str = "auto", options=None, *, function: str = "schatten
     return Plan(asked, "krylov", opts.krylov, f"min(m, n) = {small} > dense_below = {opts.dense_below}")
 
 
-def describe_options() -> str:
-    """Every method's options with their defaults, one line per method (for docstrings)."""
+def describe_options(width: int | None = None) -> str:
+    """Every method's options with their defaults, one entry per method (for docstrings and
+    docs); lines wrapped at ``width`` characters when given."""
     lines = []
     for m, cls in ALGORITHMS.items():
-        fs = ", ".join(f"{f.name}={_default(f)!r}" for f in fields(cls)) or "no options"
+        fs = ", ".join(f"{f.name}={_show(_default(f))}" for f in fields(cls)) or "no options"
         lines.append(f"``{m}`` (:class:`edlrr.{cls.__name__}`): {fs}")
     lines.append("``fast``: the same as ``auto``")
-    return "\n".join(lines)
+    if width is None:
+        return "\n".join(lines)
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False)
+                     for line in lines)
+
+
+def _show(value) -> str:
+    if dataclasses.is_dataclass(value):
+        return f"{type(value).__name__}()"
+    return repr(value)
 
 
 def _default(f):
@@ -444,5 +454,3 @@ def _default(f):
         return f.default
     return f.default_factory()  # type: ignore[misc]
 
-
-_MAXSIZE = sys.maxsize
