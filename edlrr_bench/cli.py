@@ -12,7 +12,10 @@ configuration are checked: every key of every section against the keys that expe
 ``--scheduler`` only its spelling is checked) and the ``--images`` folder (``real/<k>.jpg``,
 ``masks/block_<name>.bmp`` for each mask of the configuration). A refused command prints one line
 ``edlrr-bench: ...`` on stderr and exits with status 2, as argparse does for a bad option.
-Otherwise the exit code is the number of failed cells (capped at 100); 0 means every cell succeeded.
+Otherwise the exit status is 0 when every cell of the command has a result: a method that
+diverged, or whose own check stopped it, is a result (``status="diverged"``, shown in the report
+and counted in the verdicts). It is 1 when a cell failed with an error (an exception other than a
+divergence, or a non-finite metric), each listed; the run records the failure and goes on.
 """
 from __future__ import annotations
 
@@ -281,12 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--ratings", type=Path, default=None,
                         help="a MovieLens-format ratings file you have (u.data or user::item::rating::time): run "
                              "the ratings experiment on it instead of synthetic ratings (never shipped)")
-    common.add_argument("--retry-failed", action="store_true", help="re-run cells stored as failed")
+    common.add_argument("--retry-failed", action="store_true",
+                        help="re-run cells stored as failed with an error (not those whose method diverged)")
     common.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     parser = argparse.ArgumentParser(
         prog="edlrr-bench", description=__doc__.splitlines()[0],
-        epilog="Exit status: the number of failed cells (capped at 100), or 2 with one line 'edlrr-bench: ...' on "
-               "stderr where the command line or the configuration is refused (checked before any cell runs).")
+        epilog="Exit status: 0 when every cell has a result (a diverged method is a result), 1 when a cell failed "
+               "with an error (each listed), 2 with one line 'edlrr-bench: ...' on stderr where the command line or "
+               "the configuration is refused (checked before any cell runs).")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", parents=[common], help="run every experiment, then write the report")
     for name in EXPERIMENTS:
@@ -391,12 +396,17 @@ def _main(argv) -> int:
     print(f"\nedlrr-bench {args.command} (preset {args.preset}) in {time.perf_counter() - t0:.1f} s -> {args.out}")
     for s in summaries:
         print("  " + s.line())
-        for cell, err in s.failures[:5]:
-            print(f"    failed {cell.method} {cell.params}: {err}")
-    print(f"  report: {report}")
+        for cell, err in s.divergences[:5]:
+            print(f"    diverged {cell.method} {cell.dataset}: {err}")
+        for cell, err in s.failures:
+            print(f"    FAILED {cell.method} {cell.params} {cell.dataset}: {err}")
+    diverged = sum(s.diverged for s in summaries)
+    if diverged:
+        print(f"  {diverged} cell(s) diverged: results, shown in the report and counted in its verdicts")
     if failed:
-        print(f"  {failed} cell(s) failed (recorded with their errors; rerun with --retry-failed)")
-    return min(failed, 100)
+        print(f"  {failed} cell(s) failed with an error (recorded; rerun with --retry-failed)")
+    print(f"  report: {report}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

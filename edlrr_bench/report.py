@@ -40,9 +40,15 @@ def write_report(out: Path, cfg: dict, experiments: list[str]) -> Path:
             head, _, rest = text.partition("\n")
             text = (f"{head}\n\n**Partial: {len(df)} of {expected} cells of this experiment are finished** (the "
                     f"sweep was interrupted; rerunning the same command resumes it).\n{rest}")
-        n_fail = int((df.status != "ok").sum()) if "status" in df else 0
+        status = df.status.value_counts() if "status" in df else pd.Series(dtype=int)
+        if status.get("diverged", 0):
+            div = df[df.status == "diverged"].groupby("method").size()
+            text += (f"\n**{int(status['diverged'])} cell(s) diverged** (results, counted in the verdicts: "
+                     + ", ".join(f"{m} {k}" for m, k in div.items()) + f"; reasons in the `error` column of "
+                     f"`{name}.csv`).\n")
+        n_fail = int(status.drop(["ok", "diverged"], errors="ignore").sum())
         if n_fail:
-            text += f"\n**{n_fail} cell(s) failed** (see the `error` column of `{name}.csv`).\n"
+            text += f"\n**{n_fail} cell(s) failed with an error** (see the `error` column of `{name}.csv`).\n"
         sections.append(text)
         verdicts += [{"experiment": name, **c} for c in claims]
     head = [

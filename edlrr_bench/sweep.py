@@ -6,7 +6,7 @@ version), so an interrupted sweep resumes without re-running a finished cell, an
 written on several machines merge by copying them into one folder. Cells run in-process or on
 Dask distributed (a LocalCluster for ``workers > 1``, or an existing scheduler).
 
-Each stored record holds the cell, its status (``ok`` / ``failed``), its metrics or error,
+Each stored record holds the cell, its status (``ok`` / ``diverged`` / ``failed``), its metrics or error,
 wall time, peak memory and the provenance of the run (:mod:`edlrr_bench.provenance`).
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any, Iterable
 import torch
 
 from .provenance import provenance
+from .baselines.base import DivergenceError
 
 __all__ = ["Cell", "CellStore", "execute_cell", "run_sweep", "run_sweeps", "SweepSummary", "atomic_write_text"]
 
@@ -190,8 +191,11 @@ def execute_cell(cell_dict: dict, threads: int | None = None, device: str = "cpu
                  artifacts_root: str | None = None) -> dict:
     """Run one cell and return its record; never raises for a failure of the cell itself.
 
-    A cell whose ``run_cell`` raises, or returns a non-finite metric, is recorded with
-    ``status="failed"`` and its error. Experiments whose ``run_cell`` takes ``artifacts`` get
+    A cell whose method diverges (its solver raises
+    :class:`~edlrr_bench.baselines.base.DivergenceError`: NaN, an exploding loss, or the solver's
+    own check of its output) is a result, recorded with ``status="diverged"`` and the reason. A
+    cell whose ``run_cell`` raises anything else, or returns a non-finite metric, is an error,
+    recorded with ``status="failed"`` and its message. Experiments whose ``run_cell`` takes ``artifacts`` get
     the folder ``<artifacts_root>/<experiment>/artifacts`` for small files (pictures).
     """
     cell = Cell.from_dict(cell_dict)
@@ -211,6 +215,9 @@ def execute_cell(cell_dict: dict, threads: int | None = None, device: str = "cpu
         bad = _finite_metrics(metrics)
         if bad:
             status, error = "failed", f"non-finite result: {bad}"
+    except DivergenceError as exc:  # a result: the method diverged, or its own guard stopped it
+        status, error = "diverged", str(exc)
+        metrics = {}
     except Exception as exc:  # recorded, the sweep goes on
         status = "failed"
         error = f"{type(exc).__name__}: {exc}"
@@ -237,12 +244,23 @@ class SweepSummary:
     reused: int = 0
     ran: int = 0
     failed: int = 0
+    diverged: int = 0
     failures: list = dataclasses.field(default_factory=list)
+    divergences: list = dataclasses.field(default_factory=list)
     wall_time_s: float = 0.0
+
+    def count(self, cell: "Cell", rec: dict) -> None:
+        """Count a stored or new record that is not ``ok``."""
+        if rec["status"] == "diverged":
+            self.diverged += 1
+            self.divergences.append((cell, rec["error"]))
+        elif rec["status"] != "ok":
+            self.failed += 1
+            self.failures.append((cell, rec["error"]))
 
     def line(self) -> str:
         return (f"{self.experiment:11s} cells {self.total:5d}  reused {self.reused:5d}  ran {self.ran:5d}  "
-                f"failed {self.failed:3d}  ({self.wall_time_s:.1f} s)")
+                f"diverged {self.diverged:3d}  failed {self.failed:3d}  ({self.wall_time_s:.1f} s)")
 
 
 def run_sweep(cells: Iterable[Cell], store: CellStore, *, threads: int | None = None, device: str = "cpu",
@@ -259,11 +277,9 @@ def _pending(experiment: str, cells: Iterable[Cell], store: CellStore, retry_fai
     pending = []
     for cell in cells:
         rec = store.get(cell)
-        if rec is not None and (rec["status"] == "ok" or not retry_failed):
+        if rec is not None and (rec["status"] != "failed" or not retry_failed):
             summary.reused += 1
-            if rec["status"] != "ok":
-                summary.failed += 1
-                summary.failures.append((cell, rec["error"]))
+            summary.count(cell, rec)
         else:
             pending.append(cell)
     return summary, pending
@@ -299,9 +315,7 @@ def run_sweeps(groups: list[tuple[str, Iterable[Cell], CellStore]], *, threads: 
         store.put(rec)
         summary.ran += 1
         summary.wall_time_s = time.perf_counter() - t0
-        if rec["status"] != "ok":
-            summary.failed += 1
-            summary.failures.append((Cell.from_dict(rec["cell"]), rec["error"]))
+        summary.count(Cell.from_dict(rec["cell"]), rec)
         bar.update(1)
 
     if client is None:

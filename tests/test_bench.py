@@ -106,13 +106,38 @@ def test_failing_cell_is_recorded_and_sweep_continues(tmp_path, tiny_config, mon
     code = run(out, tiny_config)
     df = pd.read_csv(out / "theory.csv")
     failed = df[df.status == "failed"]
-    assert code == len(failed) == 2  # p = 0 and p = 1
+    assert code == 1 and len(failed) == 2  # p = 0 and p = 1
     assert failed.error.str.contains("RuntimeError: injected failure").all()
     assert (df.status == "ok").sum() == len(df) - 2
     # a non-finite metric is a failure too
     monkeypatch.setattr(theory_exp, "run_cell", lambda cell, device="cpu": {"x": float("nan")})
     rec = execute_cell(Cell("theory", "edlrr", {"name": "spectrum"}, {"p": 1}).identity())
     assert rec["status"] == "failed" and "non-finite" in rec["error"]
+
+
+def test_diverged_cell_is_a_result_and_the_run_exits_0(tmp_path, tiny_config, monkeypatch, capsys):
+    """A solver's DivergenceError is a result (status "diverged", its reason kept, shown in the
+    report); only errors make the exit status non-zero, and --retry-failed does not rerun it."""
+    from edlrr_bench.baselines.base import DivergenceError
+
+    real = theory_exp.run_cell
+
+    def diverging(cell, device="cpu"):
+        if cell.params["sweep"] == "k1" and cell.params["pinv_iters"] == 2:
+            raise DivergenceError("dlrl diverged: loss x1e6 at epoch 3", None, None)
+        return real(cell, device)
+
+    monkeypatch.setattr(theory_exp, "run_cell", diverging)
+    out = tmp_path / "out"
+    assert run(out, tiny_config) == 0
+    df = pd.read_csv(out / "theory.csv")
+    diverged = df[df.status == "diverged"]
+    assert len(diverged) == 2 and diverged.error.str.contains("loss x1e6").all()
+    printed = capsys.readouterr().out
+    assert "2 cell(s) diverged" in printed and "failed with an error" not in printed
+    assert "2 cell(s) diverged" in (out / "REPORT.md").read_text()
+    monkeypatch.setattr(theory_exp, "run_cell", lambda cell, device="cpu": 1 / 0)
+    assert run(out, tiny_config, "--retry-failed") == 0  # diverged cells are not retried
 
 
 def test_dask_gives_the_same_rows(tmp_path, tiny_config):
