@@ -1,24 +1,25 @@
-"""edlrr: differentiable, SVD-free low-rank regularizers.
+"""edlrr: differentiable low-rank regularizers R(S) = sum_i h(sigma_i(S)).
 
-R(S) = sum_i h(sigma_i(S)) estimated with Gaussian probes, an iterative pseudo-inverse and a
-Newton-Schulz square root (Li, Xie, Liu, Dai, Jiang & Xia, "Efficient Differentiable
-Approximation of Generalized Low-rank Regularization", IJCAI 2025).
+EDLRR's SVD-free estimators (Li, Xie, Liu, Dai, Jiang & Xia, "Efficient Differentiable
+Approximation of Generalized Low-rank Regularization", IJCAI 2025: Gaussian probes, an iterative
+pseudo-inverse, a Newton-Schulz square root, Taylor/Laguerre series for general h), exact dense
+and Krylov estimators, and the Theorem 4 quantities.
 
 Public API
 ----------
-schatten, nuclear_norm, rank, lrr   stochastic estimators (Theorems 1-3, Propositions 3-4)
-penalty, available_penalties       the penalty functions h
+nuclear_norm, schatten, rank, lrr   the estimators: ``method=`` one word, ``options=`` its options
+Auto, Dense, Krylov, Matvec, Polar, Paper, Released   the options of each method (edlrr.options)
+plan                               which algorithm a call runs, and why
 LowRankRegularizer                 nn.Module: weight * R(S) as a loss term
+penalty, available_penalties       the penalty functions h
 exact                              the exact values through torch.linalg.svdvals
 theory                             Theorem 4 quantities (bias, variance, probability bound)
-linalg                             the building blocks (Propositions 1-2, released variants)
-krylov                             ours: deflated stochastic Lanczos quadrature (preset="fast")
-bidiagonal                         ours: self-deflated Golub-Kahan quadrature (preset="matvec")
-polar                              ours: deflated polar iteration, the preset's nuclear norm
+linalg                             the building blocks (Propositions 1-2, the release's variants)
+krylov, bidiagonal, polar          the Lanczos, Golub-Kahan and polar algorithms
 
-Presets: ``"paper"`` (default), ``"released"`` (the authors' code), ``"fast"`` (ours: about
-1% error at 5-10x the speed of an exact svdvals at n = 2048-4096; ``edlrr-bench fast``) and
-``"matvec"`` (ours: 100 products by S or S^T, the most accurate per product on decaying spectra).
+The default ``method="auto"`` computes exactly (dense) while min(m, n) <= 1024 and by deflated
+Lanczos quadrature or the deflated polar iteration above; ``method="paper"`` and
+``method="released"`` are the paper's and its authors' recipes.
 """
 from . import bidiagonal, exact, krylov, linalg, polar, theory
 from .estimators import PRESETS, PrecisionWarning, Settings, lrr, nuclear_norm, rank, resolve_settings, schatten

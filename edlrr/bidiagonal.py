@@ -1,5 +1,5 @@
 """Self-deflated Golub-Kahan quadrature: every product serves the head and the tail
-(``internals="krylov"`` with ``head="lanczos"``, the ``"matvec"`` preset; ours, issue 7).
+(``method="matvec"``; beyond the EDLRR paper).
 
 The sketch + probes estimator of :mod:`edlrr.krylov` spends 2 k (q + 1) products on a head basis
 and 2 N d on probes that never see that basis again. Here N probes each run d steps of

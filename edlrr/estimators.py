@@ -1,50 +1,33 @@
-"""Stochastic, SVD-free estimators of spectral sums (EDLRR, Li et al., IJCAI 2025).
+"""The public estimators of R(S) = sum_i h(sigma_i(S)) and the engine that runs them.
 
-Every estimator is a Monte-Carlo average over N probe vectors g (columns of a probe block G)
-of a quadratic form  < P_S[g], q((S S^T)^{1/2}) g >,  where P_S is the projection onto the
-column space of S (Proposition 1) and (S S^T)^{1/2} comes from Newton-Schulz (Proposition 2):
-
-* :func:`schatten`      sum_i sigma_i^p             (Theorem 1, q(x) = x^p)
+* :func:`schatten`      sum_i sigma_i^p             (EDLRR Theorem 1)
 * :func:`nuclear_norm`  sum_i sigma_i               (Proposition 4)
-* :func:`rank`          E ||P_S[g]||^2              (Proposition 3)
+* :func:`rank`          rank(S)                     (Proposition 3)
 * :func:`lrr`           sum_i h(sigma_i)            (Theorem 2: Taylor; Theorem 3: Laguerre)
 
-Design choices, all exposed as keyword arguments (see :class:`Settings`):
+Each takes ``method=`` and ``options=`` (:mod:`edlrr.options`: one options class per algorithm)
+and resolves them to a :class:`Settings`, the internal description the algorithms run from.
+Every call first checks S, computes float16/bfloat16 in float32, divides S by a power of two
+(except for ``released``, whose regulariser is absolute), runs the algorithm and checks that the
+result is representable in the output dtype.
 
-``probes`` (N), ``pinv_iters`` (k1), ``sqrt_iters`` (k2), ``project`` (apply P_S or not),
-``probe_kind`` (``"gaussian"`` as the paper, or ``"rademacher"``), ``internals``
-(``"paper"``: Propositions 1-2; ``"released"``: the authors' code, see :mod:`edlrr.linalg`),
-``tikhonov`` (the release's regulariser), ``side`` (which Gram matrix to use), ``generator``.
-``preset="paper"`` / ``preset="released"`` select the two recipes in one word.
-
-``internals="krylov"`` (``preset="fast"``, beyond the paper, :mod:`edlrr.krylov`): a randomized
-range finder deflates ``sketch`` dominant directions exactly and stochastic Lanczos quadrature
-with ``probes`` sphere probes and ``lanczos_steps`` steps estimates the rest; h is evaluated at
-Ritz values, so any penalty and any p > 0 work without a series; the gradient beyond the
-deflated directions is the exact one's projection onto the rest of S (``tail_gradient``), or,
-with ``tail_gradient="rational"``, a two-pole rational fit of it (closer to the exact gradient,
-at the cost of about three more min(m, n)^2 max(m, n) products).
-``internals="polar"`` (the nuclear norm only; the ``"fast"`` preset's nuclear norm through
-``nuclear_internals="polar"``, :mod:`edlrr.polar`): the same deflation, then three to five minimax
-cubic and quintic steps (as many as the rest needs) towards the polar factor of the rest in bfloat16;
-<F, S_t> is the value and F the gradient.
-``return_stderr=True`` returns
-``(value, standard_error)`` for every internals.
-
-Implementation notes (same mathematics as the paper, stated where we choose):
+The ``paper`` algorithm is a Monte-Carlo average over N probe vectors g of the quadratic form
+< P_S[g], q((S S^T)^{1/2}) g >, P_S the projection onto the column space of S by the
+Ben-Israel-Cohen iteration (Proposition 1) and (S S^T)^{1/2} by the coupled Newton-Schulz
+iteration (Proposition 2). Where it chooses, it states it:
 
 * ``side="auto"`` works with S^T when m > n, so that the Gram matrix is min(m, n) square. The
   nonzero spectrum is the same, so the expectation and, for Gaussian probes, the whole
   distribution of the estimate are unchanged (rotation invariance).
-* With ``internals="paper"`` S is first divided by ||S||_F (differentiably) and the result
-  multiplied back by ||S||_F^p; Propositions 1-2 are scale invariant, so this changes nothing
-  in exact arithmetic and keeps float32 finite for entries from 1e-6 to 1e4.
+* S is divided by ||S||_F (differentiably) and the result multiplied back by ||S||_F^p;
+  Propositions 1-2 are scale invariant, so this changes nothing in exact arithmetic.
 * (S S^T)^{p/2} is applied to the probe block, never formed: even powers as products by S and
   S^T, the remaining dyadic fraction (p/2 mod 1 = j / 2^L) through a chain of Newton-Schulz
   roots. In :func:`lrr` the series sum_p a_p (S S^T)^{p/2} is applied by Horner's rule in the
   approximate root M (so M^p stands for (S S^T)^{p/2}, as in the release), and the Laguerre
-  series by the three-term recurrence of L_k (numerically stable; equal to Theorem 3's double
-  sum in exact arithmetic).
+  series by the three-term recurrence of L_k (equal to Theorem 3's double sum in exact
+  arithmetic).
+* Both iterations are tested at every step (:data:`GUARD`, :class:`edlrr.Paper`).
 """
 from __future__ import annotations
 
@@ -52,10 +35,10 @@ import math
 import warnings
 from dataclasses import dataclass, fields, replace
 
+import logging
+
 import numpy as np
 import torch
-
-import logging
 
 from . import bidiagonal, krylov, linalg, polar
 from . import options as options_mod
@@ -76,7 +59,9 @@ HEADS = ("sketch", "lanczos")
 
 @dataclass(frozen=True)
 class Settings:
-    """The estimator's design choices (the axes the benchmarks sweep).
+    """The internal description an algorithm runs from, one field per design choice. The public
+    form is :mod:`edlrr.options` (one class per algorithm); this bag serves the engine and the
+    old keywords (``preset=``, ``probes=``, ...), which are deprecated.
 
     Attributes
     ----------
@@ -134,7 +119,7 @@ class Settings:
         0 alone (the lower end of the bracket for sqrt-like h).
         ``"extrapolated"`` (default): the mean of the Gauss and Gauss-Radau rules extrapolated
         from 2d/3 to d nodes (Richardson, error ~ d^-2) and clamped into their bracket (no
-        products more); ``"gauss-radau"``: their mean (the rule up to the ninth session); the
+        products more); ``"gauss-radau"``: their mean; the
         penalty part of ``edlrr-bench fast`` compares the two. For the rank (no bracket) all
         three are the Gauss rule.
     polar_steps : int or "auto"
@@ -228,37 +213,20 @@ class Settings:
 
 
 PRESETS = {
-    # The paper's recipe: Propositions 1-2 with enough iterations to resolve singular values
-    # down to about 1e-4 sigma_1 on matrices of moderate rank, Gaussian probes.
+    # EDLRR's recipe: Propositions 1-2, Gaussian probes (edlrr.Paper's defaults).
     "paper": Settings(),
-    # The authors' release (Demo-image.ipynb): 20,000 Gaussian probes, a 5,000-term binomial
-    # series for the square root scaled by an SVD, Tikhonov inverse a = 0.1 plus one step.
+    # The authors' release: 20,000 Gaussian probes, a 5,000-term binomial series for the square
+    # root scaled by an SVD, Tikhonov inverse a = 0.1 plus one step (edlrr.Released).
     "released": Settings(probes=20000, pinv_iters=1, sqrt_iters=5000, internals="released",
                          tikhonov=0.1, side="left"),
-    # Ours (issue 7): deflate 64 directions found with one power iteration, then 8 sphere
-    # probes x 30 Lanczos steps on the rest: 4 x 64 + 2 x 8 x 30 = 736 products by S or S^T
-    # (well under 1% relative error on the nuclear norm of full-rank and slowly decaying spectra
-    # at n = 2048, exact for rank <= 64; measured by `edlrr-bench fast`). Up to min(m, n) = 1024
-    # it computes densely from the eigenvalues of the float64 Gram matrix: exact, with the exact
-    # gradient, and faster than svdvals forward+backward in float64 at every size measured up to
-    # 1024 (`edlrr-bench fast`, its crossover table; up to 14% slower in float32 at 512-768).
-    # The Lanczos path is faster from 512 on, but its projected tail gradient cost 2.7 dB in
-    # completion at 512 x 512 (results/completion-512).
-    # The nuclear norm above 1024 goes by the deflated polar iteration instead (issue 7): three
-    # to five cubic and quintic steps in bfloat16 (as many as the tail needs, polar_steps="auto") on the
-    # tail beyond the 64 directions give the value and a gradient with cosine >= 0.99 against
-    # U V^T, where the Lanczos path's projected gradient had 0.52-0.85 (`edlrr-bench fast`).
-    # A tail that decays like 1/i first sheds 48 more directions (polar_extend, the top Ritz
-    # vectors of the Lanczos run that scales the iteration) where that saves two products or more.
+    # method="auto" (edlrr.Auto): dense up to min(m, n) = 1024, then deflated Lanczos quadrature
+    # (edlrr.Krylov) and, for the nuclear norm, the deflated polar iteration (edlrr.Polar).
     "fast": Settings(probes=8, internals="krylov", sketch=64, power_iters=1, lanczos_steps=30, dense_below=1024,
                      nuclear_internals="polar", polar_steps="auto"),
-    # Ours (issue 7), accuracy per product: one probe, 50 Golub-Kahan steps (100 products by S
-    # or S^T at every size), its converged Ritz pairs counted exactly and the rest of its
-    # quadrature the tail (edlrr.bidiagonal). On XTrace's spectra (n = 1000) the nuclear norm
-    # within 1% on every one and 1e-4 on the fast-decay and step ones, Schatten-2 exact
-    # (`edlrr-bench fast --config edlrr_bench/configs/xtrace.toml`, results/xtrace).
+    # method="matvec" (edlrr.Matvec): one run of 50 Golub-Kahan steps, 100 products by S or S^T.
     "matvec": Settings(probes=1, internals="krylov", head="lanczos", lanczos_steps=50, dense_below=0),
 }
+"""The old keywords' recipes (``preset=``), kept for one release; :mod:`edlrr.options` replaces them."""
 
 
 def resolve_settings(preset: str | None = None, **overrides) -> Settings:

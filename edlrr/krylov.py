@@ -1,5 +1,5 @@
 """Deflated stochastic Lanczos quadrature: a fast estimator of R(S) = sum_i h(sigma_i(S))
-(``internals="krylov"``, the ``"fast"`` preset; beyond the EDLRR paper, issue 7).
+(``method="krylov"``, and ``"auto"``'s algorithm above its dense size; beyond the EDLRR paper).
 
 With X = S (or S^T, so that A = X X^T is the smaller Gram matrix, m x m):
 
@@ -289,9 +289,8 @@ def xt_times(X: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """X^T V (*, n, j) for X (*, m, n) and a thin block V (*, m, j), computed as (V^T X)^T.
 
     The same numbers, but MKL's kernel for a transposed m x n matrix times a thin block can be
-    several times slower than the one for a thin block times the matrix: 65-70 ms against 6-8 ms
-    at 2048 x 2048 x 4 and x 8, 53 against 33 ms x 64, in float64 on one thread of an AMD EPYC
-    (AVX2; eleventh session, inline script), where it made up most of the Lanczos estimator's time."""
+    several times slower than the one for a thin block times the matrix (asv:
+    ``ThinProducts``)."""
     return (V.mT @ X).mT
 
 
@@ -299,11 +298,8 @@ def x_times(X: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """X V (*, m, j) for X (*, m, n) and a thin block V (*, n, j): in float64, or for j <= 8, as
     (V^T X^T)^T (a transposed view), otherwise as ``X @ V``.
 
-    The same numbers up to rounding, but on one thread of an AMD EPYC with AVX512-BF16 (MKL and
-    oneDNN of torch 2.13, thirteenth session, inline script) ``X @ V`` took 1.8-4x as long at
-    n = 256 ... 4096 for j = 4 in every dtype (bfloat16 4096 x 4: 3.8 against 2.0 ms) and
-    1.2-1.9x in float64 up to j = 124 (4096 x 64: 95 against 52 ms); in float32 and bfloat16 for
-    j >= 16 the two were within 10% either way (asv: ``ThinProducts.time_x_times``)."""
+    The same numbers up to rounding; which form is faster depends on the BLAS kernels, the dtype
+    and j (asv: ``ThinProducts.time_x_times``)."""
     if X.dtype == torch.float64 or V.shape[-1] <= 8:
         return (V.mT.contiguous() @ X.mT).mT
     return X @ V
@@ -590,7 +586,7 @@ def spectral_sum(X: torch.Tensor, h: SpectralFunction, *, sketch: int, power_ite
     (default max(m, n) * eps, as :func:`torch.linalg.matrix_rank`).
 
     ``quadrature``: the rule per probe (:func:`bracketed_quadrature`): ``"extrapolated"``
-    (default), ``"gauss-radau"`` (the rule before the tenth session) or ``"gauss"``.
+    (default), ``"gauss-radau"`` (the plain mean of the two rules) or ``"gauss"``.
 
     The error estimate combines the standard error of the plain Hutchinson mean over the probes
     (an upper bound on that of the control-variate mean returned as the value) and the

@@ -1,5 +1,5 @@
-"""Deflated polar iteration for the nuclear norm (``internals="polar"``, the ``"fast"`` preset's
-nuclear norm; beyond the EDLRR paper, issue 7).
+"""Deflated polar iteration for the nuclear norm (``method="polar"``, and ``"auto"``'s nuclear norm
+above its dense size; beyond the EDLRR paper).
 
 The gradient of ||S||_* is the polar factor U V^T, and ||S||_* = <U V^T, S>: one approximate
 polar factor gives both the value and a gradient whose cosine with the exact one is near 1,
@@ -75,8 +75,7 @@ SYMMETRIC_BLOCKS = 8
 """Row blocks of the iteration's symmetric products (the Gram matrix Y Y^T and a A + b A^2): the
 blocks on and above the diagonal are computed, one product per row block, and the rest copied
 transposed: (b + 1) / 2b of the flops (at most ``m // 256`` blocks, so none is thinner than 256
-rows). Measured (twelfth session, one thread, an AMD EPYC with AVX512-BF16, bfloat16 at 4096):
-Y Y^T 388 -> 246 ms, a A + b A^2 477 -> 273 ms; float32 1522 -> 847 and 1508 -> 948 ms."""
+rows). Their timings: ``asv`` (benchmarks/fast.py) and docs/performance.md."""
 SAFETY = 1.02
 """The tail's largest eigenvalue (of X_t X_t^T, a Lanczos lower estimate) is multiplied by this."""
 UPPER = 1.05
@@ -154,27 +153,22 @@ DESIGNS = ((0.03, (5, 5, 5)), (0.02, (3, 3, 5, 5)), (0.015, (3, 5, 5, 5)), (0.01
 12 and 15 products (e = 0.041, 0.036, 0.020, 0.015, 0.006): the first whose predicted deficit
 (:func:`choose_design`) is at most :data:`DEFICIT`. The first four are the cheapest sequences of
 cubic and quintic steps whose greedy composition maps [lower, 1.05] to within 0.05 of 1
-(searched over every sequence of up to five steps, seventh session; inline script); for 0.003,
+(searched over every sequence of up to five steps); for 0.003,
 the last resort, five quintics (e = 0.006) rather than the cheapest, a cubic and four quintics
 (14 products, e = 0.032). The search's cheapest overall, (0.05, (3, 5, 5)) at 8 products, is
-left out: the quadrature chose it for a square Gaussian tail at 256 x 256 (sketch 16), whose
-gradient cosine it left at 0.9897."""
+left out: on a square Gaussian tail its gradient cosine falls below 0.99."""
 DEFICIT = 0.03
 """The largest mean of 1 - f(sigma / sigma_t)^2 over the tail's directions (from
 :data:`NEGLIGIBLE` sigma_t up) that ``"auto"`` accepts: directions left at f ~ 0.6 lose about
 DEFICIT / 8 of the gradient cosine, at f ~ 0 (the worst case) DEFICIT / 2; small singular values
-barely move the value (they are weighted by sigma). Measured (seventh session, an inline script
-on ``edlrr_bench.experiments.fast.test_matrix``, k = 64): 0.022-0.025 for three steps on the
-Gaussian, low-rank + noise and 1/i tails at n = 2048, 0.32 for 1/i at n = 4096."""
+barely move the value (they are weighted by sigma)."""
 NEGLIGIBLE = 0.0015
 """Tail singular values below NEGLIGIBLE sigma_t (half the lowest design's l; exact zeros among
 them) are left out of the deficit: no design maps them, more steps would be spent in vain."""
 LANCZOS_STEPS = 30
 """Block Lanczos steps (block 4) on X_t X_t^T for ``"auto"``: the scale and the quadrature of the
-deficit (the predicted deficit within ~0.01 of the measured at n = 2048 and 4096; 20 steps were
-off by 0.03 at 4096; inline script, seventh session; ``test_predicted_deficit_matches_the_iteration``
-checks 0.015 at 400 x 400). A fixed number of steps needs the scale only: 12. At 300-512 the 30
-steps are ~5-8 ms of a ~20-30 ms call (sizes the preset computes densely)."""
+deficit (``test_predicted_deficit_matches_the_iteration`` checks the prediction against the
+iteration). A fixed number of steps needs the scale only: 12."""
 
 
 def choose_design(theta: np.ndarray, weights: np.ndarray, scale2: float) -> tuple[float, tuple[int, ...]]:
@@ -219,8 +213,7 @@ def _tail_lanczos(A: torch.Tensor, Q: torch.Tensor, generator, steps: int, block
     start vectors: v^T g(A) v ~= sum_j w_j g(theta_j) (numpy, float64); with ``vectors`` also
     the Ritz vectors (m x nodes, float32 or float64, in theta's order). The basis is kept as
     rows and A V computed as (V^T A^T)^T: the same numbers up to rounding, with MKL's and
-    oneDNN's faster kernels for a thin block times a matrix (:func:`edlrr.krylov.x_times`;
-    thirteenth session, 4096 x 4096 in bfloat16, one thread: 30 steps 175 -> 90-120 ms)."""
+    oneDNN's faster kernels for a thin block times a matrix (:func:`edlrr.krylov.x_times`)."""
     m = A.shape[-1]
     work = torch.float64 if A.dtype == torch.float64 else torch.float32
     V = torch.randn(m, min(block, m), generator=generator, dtype=work, device=A.device)
@@ -468,9 +461,8 @@ def _tail_sums(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, F: torch.Ten
 
 
 def _widen(F: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """``out.copy_(F)``; for a float8 F through a table of its 256 values (the same numbers:
-    torch's float8 conversion took 1.5 ms per 128 x 4096 block, the table 0.3 ms; one thread of an
-    AMD EPYC with AVX512-BF16, thirteenth session, inline script: ~35 ms of the backward at 4096)."""
+    """``out.copy_(F)``; for a float8 F through a table of its 256 values (the same numbers as
+    torch's float8 conversion, in fewer operations)."""
     if F.dtype != getattr(torch, "float8_e4m3fn", None):
         return out.copy_(F)
     table = _float8_values(out.dtype, out.device)
@@ -524,9 +516,8 @@ class _Sketch(torch.autograd.Function):
 TRIM_HEAP = True
 """On CPU with glibc, hand the heap's free memory back to the system (``malloc_trim(0)``, 1-5 ms)
 at the end of the forward, when the iteration's arrays are freed: glibc keeps tens of MiB of
-freed temporaries, and the backward's m x n gradient came on top of them. Measured (twelfth
-session, an inline script, one thread, 4096 x 4096 float64, the second and third of three
-calls): resident peak of forward + backward 179-205 -> 158-166 MiB (svdvals: 768-776)."""
+freed temporaries, and the backward's m x n gradient comes on top of them (the resident peak
+memory is measured by ``edlrr-bench fast``)."""
 
 
 def _trim_heap(device: torch.device) -> None:
