@@ -1,6 +1,7 @@
 """Print the README's compact speed table (markdown) from the speed rows of ``fast.csv`` files.
 
     python scripts/speed_table.py results/fast-avx512bf16 results/fast-avx512bf16-2threads
+    python scripts/speed_table.py --compact results      # the README's table
 
 One row per folder, size, spectrum and method: torch threads, svdvals forward + backward timed
 in the method's cell just after its seeds (paired), the method's median time, the paired
@@ -36,7 +37,28 @@ def speed_table(folders: list[str]) -> str:
     return out.to_markdown(index=False)
 
 
+def compact_table(folder: str) -> str:
+    """The README's table: the ``fast`` (auto) rows of :func:`speed_table` for one folder."""
+    rows = pd.read_csv(Path(folder) / "fast.csv")
+    d = rows[(rows.param_part == "speed") & (rows.method == "fast") & (rows.status == "ok")]
+    d = d.sort_values(["dataset_n", "dataset_spectrum"])
+    exact = rows[(rows.param_part == "speed") & (rows.method == "svdvals")]
+    mem = exact.set_index(["dataset_n", "dataset_spectrum"]).extra_peak_mib
+    out = pd.DataFrame({
+        "n": d.dataset_n.astype(int), "spectrum": d.dataset_spectrum,
+        "svdvals s": d.svdvals_paired_seconds.round(2), "auto s": d.seconds_median.round(2),
+        "speed-up": (d.svdvals_paired_seconds / d.seconds_median).round(1),
+        "value rel. err": d.value_relerr_median.map(lambda v: f"{v:.1e}"),
+        "grad cosine": d.grad_cosine_median.round(3),
+        "MiB svdvals": [round(mem.get((n, s), float("nan"))) for n, s in zip(d.dataset_n, d.dataset_spectrum)],
+        "MiB auto": d.extra_peak_mib.round(0).astype(int)})
+    return out.to_markdown(index=False)
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
-    print(speed_table(sys.argv[1:]))
+    if sys.argv[1] == "--compact":
+        print(compact_table(sys.argv[2]))
+    else:
+        print(speed_table(sys.argv[1:]))

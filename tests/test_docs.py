@@ -22,8 +22,15 @@ def test_code_examples_run(page):
         exec(compile(code, f"{page.name} example {i + 1}", "exec"), {})
 
 
-def test_options_list_is_generated():
-    text = (DOCS / "estimators.md").read_text()
-    block = text[text.index("<!-- options:begin -->") + len("<!-- options:begin -->"):text.index("<!-- options:end -->")]
-    expected = "\n".join(f"- {line}" for line in edlrr.options.describe_options().splitlines())
-    assert block.strip() == expected, "regenerate the options list of docs/estimators.md"
+@pytest.mark.parametrize("file,name", [("README.md", "verdicts"), ("README.md", "performance"),
+                                       ("docs/estimators.md", "options"), ("docs/performance.md", "speed")])
+def test_generated_blocks_are_current(file, name):
+    """README's verdicts and performance tables and the docs' lists are what
+    ``python scripts/update_docs.py`` generates from the code and results/."""
+    import sys
+
+    sys.path.insert(0, str(DOCS.parent / "scripts"))
+    import update_docs
+
+    assert update_docs.current(file, name) == update_docs.blocks()[(file, name)].strip(), \
+        f"{file}:{name} is out of date: run python scripts/update_docs.py"
