@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import claims as claims_table
 from .plots import Plotter
 from .sweep import atomic_write_text
 from .table import PROVENANCE_COLUMNS
@@ -24,6 +25,25 @@ def _environment(frames: list[pd.DataFrame]) -> str:
                 vals = ["(not recorded)"]
             lines.append(f"| {c} | {', '.join(vals[:6])}{' ...' if len(vals) > 6 else ''} |")
     return "\n".join(lines) + "\n"
+
+
+REPORT_CLAIM_COLUMNS = ["claim_id", "source", "claim", "paper_value", "measured", "ci_low", "ci_high", "n", "verdict",
+                        "reason"]
+"""The columns of ``claims.csv`` shown in the report (the rest: data, settings and command, stay in the CSV)."""
+
+
+def claims_section(out: Path, cfg: dict) -> list[str]:
+    """The report's first section: the papers' claims judged from the tables in ``out``
+    (:func:`edlrr_bench.claims.evaluate`), with the count of each verdict."""
+    table = claims_table.evaluate(out, cfg)
+    return ["## The papers' claims", "",
+            f"Verdicts: {claims_table.verdict_counts(table)}. One row per headline claim of EDLRR and DLRL, judged "
+            f"from this folder's tables by `edlrr_bench.claims` (tolerance {claims_table.TAU_DB:g} dB on a PSNR, "
+            f"{claims_table.TAU_RMSE:g} on an RMSE, 95% Student-t intervals, at least {claims_table.MIN_RESULTS} "
+            "results per mean; data off a paper's protocol give at most `partly`). `claims.csv` "
+            "(`edlrr_bench.claims.write_claims`) holds every column: the data, the settings that differ from the "
+            "paper's and the command of each row.", "",
+            claims_table.render_markdown(table, REPORT_CLAIM_COLUMNS), ""]
 
 
 def write_report(out: Path, cfg: dict, experiments: list[str]) -> Path:
@@ -58,9 +78,13 @@ def write_report(out: Path, cfg: dict, experiments: list[str]) -> Path:
         f"folder (preset `{cfg['run']['preset']}`; the resolved configuration is `config.resolved.toml`). "
         "Every number below comes from those tables; rerun the same command to reproduce them.",
         "",
-        "## Verdicts",
+        *claims_section(out, cfg),
+        "## Verdicts of each experiment",
         "",
-        pd.DataFrame(verdicts).to_markdown(index=False) if verdicts else "No claims evaluated.",
+        "Checks made by each experiment's own section, our estimator's included (the papers' claims are judged in "
+        "the table above).",
+        "",
+        claims_table.render_markdown(pd.DataFrame(verdicts)) if verdicts else "No claims evaluated.",
         "",
     ]
     body = "\n".join(head + sections + ["## Environment", "", _environment(frames)])
