@@ -186,7 +186,9 @@ def failure_note(bad: pd.DataFrame, n: int) -> str:
     if k == 0:
         return ""
     errors = _text(bad["error"]) if "error" in bad else pd.Series([""] * k)
-    word = "diverged" if errors.str.contains("Diverg", case=False).all() else "failed"
+    status = bad["status"].astype(str) if "status" in bad else pd.Series([""] * k)
+    diverged = (status.values == "diverged") | errors.str.contains("Diverg", case=False).values
+    word = "diverged" if diverged.all() else "failed"
     return f"{k} of {n} cells {word}"
 
 

@@ -29,8 +29,10 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 import tomli_w
 
+from .claims import write_claims
 from .report import write_report
 from .schema import ConfigError, Table, check, nearest_first
 from .sweep import CellStore, atomic_write_text, run_sweeps
@@ -391,6 +393,7 @@ def _main(argv) -> int:
                           "(`edlrr-bench restore` puts its cells back from it)")
                 continue
             write_csv(args.out, name, planned[name])
+    claims_path = write_claims(args.out, cfg)
     report = write_report(args.out, cfg, [n for n in EXPERIMENTS if (args.out / f"{n}.csv").exists()])
     failed = sum(s.failed for s in summaries)
     print(f"\nedlrr-bench {args.command} (preset {args.preset}) in {time.perf_counter() - t0:.1f} s -> {args.out}")
@@ -405,6 +408,10 @@ def _main(argv) -> int:
         print(f"  {diverged} cell(s) diverged: results, shown in the report and counted in its verdicts")
     if failed:
         print(f"  {failed} cell(s) failed with an error (recorded; rerun with --retry-failed)")
+    verdicts = pd.read_csv(claims_path).groupby(["paper", "verdict"]).size()
+    print("  the papers' claims (" + str(claims_path) + "): " + "; ".join(
+        f"{paper} " + ", ".join(f"{v} {k}" for (p, v), k in verdicts.items() if p == paper)
+        for paper in verdicts.index.get_level_values(0).unique()))
     print(f"  report: {report}")
     return 1 if failed else 0
 

@@ -136,6 +136,11 @@ def test_diverged_cell_is_a_result_and_the_run_exits_0(tmp_path, tiny_config, mo
     printed = capsys.readouterr().out
     assert "2 cell(s) diverged" in printed and "failed with an error" not in printed
     assert "2 cell(s) diverged" in (out / "REPORT.md").read_text()
+    claims = pd.read_csv(out / "claims.csv")  # written by every run, summarised in its last lines
+    assert list(claims.columns) == ["claim_id", "paper", "source", "claim", "mask", "method", "paper_value",
+                                    "measured", "ci_low", "ci_high", "n", "data", "settings_vs_paper", "verdict",
+                                    "reason", "command"]
+    assert "the papers' claims" in printed and "EDLRR" in printed
     monkeypatch.setattr(theory_exp, "run_cell", lambda cell, device="cpu": 1 / 0)
     assert run(out, tiny_config, "--retry-failed") == 0  # diverged cells are not retried
 
