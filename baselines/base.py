@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
-from edlrr._validation import check_choice, check_positive_int as check_int  # noqa: F401 (re-exported)
+from edlrr.validation import check_choice, check_positive_int as check_int  # noqa: F401 (re-exported)
 
 __all__ = [
     "RunRecord",

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 import torch
-from edlrr.estimators import _dyadic
+from edlrr.estimators import dyadic_fraction
 from edlrr.linalg import sqrt_newton_schulz
 
 from .base import (CompletionSolver, DivergenceMonitor, SolveInfo, check_choice, check_int,
@@ -56,7 +56,7 @@ def spectral_norm_svd(A: torch.Tensor) -> torch.Tensor:
 def gram_power_newton_schulz(A: torch.Tensor, alpha: float, iters: int) -> torch.Tensor:
     """A^alpha for a symmetric PSD A and a dyadic alpha in [0, 1), SVD-free and differentiable:
     the product of the Newton-Schulz roots A^{1/2^l} selected by the binary digits of alpha."""
-    j, level = _dyadic(alpha)
+    j, level = dyadic_fraction(alpha)
     out = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
     root = A
     for lv in range(1, level + 1):
@@ -277,7 +277,7 @@ class DLRL(CompletionSolver):
         check_int(self.power_iters, "power_iters")
         check_choice(self.gram_power, "gram_power", ("newton-schulz", "eigh", "released"))
         if self.gram_power == "newton-schulz":
-            _dyadic((2 - p) / 2)
+            dyadic_fraction((2 - p) / 2)
         check_int(self.sqrt_iters, "sqrt_iters")
         check_choice(self.gradient_step, "gradient_step", ("descent", "released"))
         check_int(self.seed, "seed", minimum=0)

@@ -42,7 +42,7 @@ import torch
 
 from . import bidiagonal, krylov, linalg, polar
 from . import options as options_mod
-from ._validation import check_choice, check_matrix, check_positive_int
+from .validation import check_choice, check_matrix, check_positive_int
 from .penalties import Penalty, SeriesDivergenceWarning, penalty as _penalty
 from .probes import PROBE_KINDS, as_generator, sample_probes
 
@@ -243,8 +243,9 @@ def resolve_settings(preset: str | None = None, **overrides) -> Settings:
     return replace(PRESETS[preset], **overrides)
 
 
-def _dyadic(x: float, max_level: int = 8) -> tuple[int, int]:
-    """Write x >= 0 as j / 2^L with the smallest L <= max_level; raise if impossible."""
+def dyadic_fraction(x: float, max_level: int = 8) -> tuple[int, int]:
+    """(j, L) with x = j / 2^L (x >= 0) and the smallest L <= max_level: the powers that repeated
+    square roots reach; ``ValueError`` if there is none."""
     for level in range(max_level + 1):
         j = x * 2**level
         if abs(j - round(j)) < 1e-12:
@@ -327,7 +328,7 @@ class _ProbeProblem:
             for _ in range(int(p)):
                 V = Q @ V
             return V
-        j, level = _dyadic(p / 2)
+        j, level = dyadic_fraction(p / 2)
         whole, frac = divmod(j, 2**level)
         for _ in range(whole):
             V = self.apply_gram(V)
@@ -395,7 +396,7 @@ def _polar(S, settings: Settings, generator, check_finite, return_stderr):
     S = check_matrix(S, check_finite=check_finite)
     X = S.mT if S.shape[-2] > S.shape[-1] else S
     if X.shape[-2] <= settings.dense_below:
-        value = krylov.dense_spectral_sum(X, _power_function(1))
+        value = krylov.dense_spectral_sum(X, power_function(1))
         stderr = torch.zeros_like(value.detach())
     else:
         value, stderr = polar.nuclear_norm(
@@ -411,7 +412,8 @@ def _only_nuclear(settings: Settings, what: str):
                          "use internals='krylov' (preset='fast' does so for everything but the nuclear norm)")
 
 
-def _power_function(p: float) -> krylov.SpectralFunction:
+def power_function(p: float) -> krylov.SpectralFunction:
+    """sigma^p as a :class:`edlrr.krylov.SpectralFunction` (Bernstein after sqrt for p <= 2)."""
     if p == 1:
         return krylov.SpectralFunction(lambda s: s, torch.ones_like, bernstein=True)
     return krylov.SpectralFunction(lambda s: s ** p, lambda s: p * s ** (p - 1), bernstein=p <= 2)
@@ -424,7 +426,9 @@ def spectral_function(h: Penalty) -> krylov.SpectralFunction:
     return krylov.SpectralFunction(h.__call__, h.derivative, cut_zero=h.value_at_zero != 0.0, bernstein=bernstein)
 
 
-_RANK_FUNCTION = krylov.SpectralFunction(torch.ones_like, torch.zeros_like, cut_zero=True, step=True)
+RANK_FUNCTION = krylov.SpectralFunction(torch.ones_like, torch.zeros_like, cut_zero=True, step=True)
+"""The rank as a :class:`edlrr.krylov.SpectralFunction`: 1 above the rank tolerance."""
+
 
 
 def spectral_norm_estimate(X: torch.Tensor, start: torch.Tensor, iters: int = 30) -> torch.Tensor:
@@ -622,7 +626,7 @@ def _run_power(call: _Call, S, p: float, generator, check_finite, return_stderr)
     elif settings.internals == "polar":
         result = _polar(Y, settings, generator, False, True)
     elif settings.internals == "krylov":
-        result = _krylov(Y, _power_function(p), settings, generator, False, True)
+        result = _krylov(Y, power_function(p), settings, generator, False, True)
     else:
         prob = _ProbeProblem(Y, settings, generator, False)
         samples = prob.inner_samples(prob.projected, prob.apply_power(p, prob.G))
@@ -642,7 +646,7 @@ def _rank_unscaled(Y, settings, generator, return_stderr):
     if settings.internals == "polar":
         _only_nuclear(settings, "the rank")
     if settings.internals == "krylov":
-        return _krylov(Y, _RANK_FUNCTION, settings, generator, False, True)
+        return _krylov(Y, RANK_FUNCTION, settings, generator, False, True)
     prob = _ProbeProblem(Y, settings, generator, False)
     PG = prob.projected
     prob.report()
@@ -689,7 +693,7 @@ def schatten(S: torch.Tensor, p, *, method: str = "auto", options=None, generato
         raise ValueError(f"p must be >= 0, got {p!r}")
     call = _Call("rank" if p == 0 else "schatten", S, method, options, legacy, p)
     if call.settings.internals in ("paper",) and p > 0:
-        _dyadic(p / 2)
+        dyadic_fraction(p / 2)
     if call.settings.internals == "released" and p > 0 and not float(p).is_integer():
         raise ValueError(f"method 'released' supports integer p only (Q^p), got p={p}")
     if call.settings.internals == "polar" and p not in (0, 1):
@@ -864,3 +868,7 @@ def schatten_samples(S: torch.Tensor, p: float, *, method: str = "paper", option
         out = prob.inner_samples(prob.projected, prob.apply_power(p, prob.G)) * prob.scale[..., None] ** p
     prob.report()
     return out
+
+
+# old private names, still imported by a few callers
+_dyadic, _power_function, _RANK_FUNCTION = dyadic_fraction, power_function, RANK_FUNCTION

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validation import check_matrix
+from .validation import check_matrix
 from .penalties import Penalty, penalty as _penalty
 
 __all__ = ["singular_values", "lrr", "schatten", "nuclear_norm", "rank"]

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from . import options as options_mod
-from .estimators import _LEGACY_SERIES, _dyadic, as_number, lrr, resolve_settings, schatten
+from .estimators import _LEGACY_SERIES, dyadic_fraction, as_number, lrr, resolve_settings, schatten
 from .penalties import Penalty, penalty as _penalty
 
 __all__ = ["LowRankRegularizer"]
@@ -74,7 +74,7 @@ class LowRankRegularizer(nn.Module):
         p = h.params["p"]
         if method == "paper":
             try:
-                _dyadic(p / 2)
+                dyadic_fraction(p / 2)
             except ValueError:
                 return None
         if method == "released" and not float(p).is_integer():

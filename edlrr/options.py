@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 from . import krylov, polar
-from ._validation import check_choice, check_positive_int
+from .validation import check_choice, check_positive_int
 from .probes import PROBE_KINDS
 
 __all__ = ["Auto", "Dense", "Krylov", "Matvec", "Polar", "Paper", "Released", "METHODS", "Plan", "plan",

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .estimators import _dyadic
+from .estimators import dyadic_fraction
 from .penalties import Penalty, penalty as _penalty
 
 __all__ = [
@@ -87,7 +87,7 @@ def operator_spectrum(sigma, p: float, k2: int | None) -> torch.Tensor:
     exact), on the nonzero and zero singular values alike."""
     s = _sigma(sigma)
     lam = s**2
-    j, level = _dyadic(p / 2)
+    j, level = dyadic_fraction(p / 2)
     whole, frac = divmod(j, 2**level)
     out = lam**whole
     root = lam

@@ -1,4 +1,4 @@
-"""Input checks shared by the estimators: clear, typed errors for bad matrices."""
+"""Input checks shared by the estimators and the suite: clear, typed errors naming the problem."""
 from __future__ import annotations
 
 import torch
