@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from edlrr import exact
 
 from ._adam_loop import adam_minimize, build_penalty
 from .base import (RPCASolver, check_choice, check_int,
                    check_positive)
-from .edlrr_solver import edlrr_regularizer
+from .edlrr_solver import check_estimator, edlrr_regularizer
 from .registry import register
 
 __all__ = ["EDLRRRPCA"]
+
+METHODS = ("paper", "released")
+"""The estimator methods of the video model (the paper's and its authors' code)."""
 
 RELEASE_LR_8BIT = 200.0
 """The demo's Adam learning rate, for 8-bit pixel values in [0, 255]."""
@@ -41,8 +45,9 @@ class EDLRRRPCA(RPCASolver):
         R by the EDLRR estimator (the paper) or exactly through ``torch.linalg.svdvals``.
     penalty, penalty_params
         h of R (``"nuclear"`` as in the paper; gamma defaults to 500 as in the demo).
-    expansion, order, scale, preset, estimator_options, on_series_error, seed
-        Estimator settings, as for the ``edlrr`` completion solver.
+    method, options, expansion, order, scale, on_series_error, seed
+        Estimator settings, as for the ``edlrr`` completion solver; ``method`` is ``"paper"``
+        (default) or ``"released"``.
     lr : float or None
         Adam learning rate; default 200 * max|V| / 255, the demo's lr = 200 for 8-bit pixels
         rescaled to the data's range.
@@ -69,12 +74,12 @@ class EDLRRRPCA(RPCASolver):
     regularizer: str = "estimator"
     penalty: str = "nuclear"
     penalty_params: dict = field(default_factory=dict)
-    expansion: str = "taylor"
+    method: str = "paper"
+    options: Any = None
+    expansion: str | None = None
     order: int | None = None
     scale: float | None = None
-    preset: str | None = None
-    estimator_options: dict = field(default_factory=dict)
-    on_series_error: str = "warn"
+    on_series_error: str | None = None
     seed: int = 0
     lr: float | None = None
     steps: int = 500
@@ -88,8 +93,9 @@ class EDLRRRPCA(RPCASolver):
         if self.lam is not None:
             check_positive(self.lam, "lam")
         check_choice(self.regularizer, "regularizer", ("estimator", "exact"))
-        build_penalty(self.penalty, self.penalty_params)
-        check_choice(self.expansion, "expansion", ("taylor", "laguerre"))
+        if self.expansion is not None:
+            check_choice(self.expansion, "expansion", ("taylor", "laguerre"))
+        check_estimator(self, METHODS)
         if self.lr is not None:
             check_positive(self.lr, "lr")
         check_int(self.steps, "steps")
@@ -98,13 +104,6 @@ class EDLRRRPCA(RPCASolver):
         check_int(self.seed, "seed", minimum=0)
         if self.tol is not None:
             check_positive(self.tol, "tol")
-        if self.order is not None:
-            check_int(self.order, "order", minimum=0)
-        if self.preset is not None:
-            check_choice(self.preset, "preset", ("paper", "released"))
-        check_choice(self.on_series_error, "on_series_error", ("warn", "raise", "ignore"))
-        from edlrr import estimators
-        estimators.resolve_settings(self.preset, **self.estimator_options)
 
     def _solve(self, V, rng):
         m, n = V.shape
@@ -116,9 +115,9 @@ class EDLRRRPCA(RPCASolver):
             def reg(X):
                 return exact.lrr(X, h)
         else:
-            reg = edlrr_regularizer(h, expansion=self.expansion, order=self.order, scale=self.scale,
-                                    preset=self.preset, on_series_error=self.on_series_error,
-                                    estimator_options=self.estimator_options, generator=rng)
+            reg = edlrr_regularizer(h, method=self.method, options=self.options, expansion=self.expansion,
+                                    order=self.order, scale=self.scale, on_series_error=self.on_series_error,
+                                    generator=rng)
         last_good, info = adam_minimize(
             V, lambda X: (V - X).abs().sum() + lam * reg(X), lr=lr, steps=self.steps,
             step_size=self.step_size, lr_decay=self.lr_decay, tol=self.tol,

@@ -163,11 +163,10 @@ class AccuracyRank(_Accuracy):
 
 PER_PRODUCT_N = 500
 PER_PRODUCT_METHODS = {
-    # the sketch head + probes (edlrr.krylov): 2 k (q + 1) + 2 N d = 60 + 40
-    "sketch-100": dict(preset="fast", dense_below=0, nuclear_internals=None, sketch=30, power_iters=0,
-                       probes=2, lanczos_steps=10),
-    # the "matvec" preset (edlrr.bidiagonal): one probe, 50 Golub-Kahan steps
-    "matvec": dict(preset="matvec"),
+    # the sketch head + probes (method "krylov", edlrr.krylov): 2 k (q + 1) + 2 N d = 60 + 40
+    "sketch-100": ("krylov", dict(sketch=30, power_iters=0, probes=2, lanczos_steps=10)),
+    # method "matvec" (edlrr.bidiagonal): one probe, 50 Golub-Kahan steps
+    "matvec": ("matvec", {}),
 }
 
 
@@ -185,7 +184,7 @@ def _per_product_matrix(spectrum: str) -> torch.Tensor:
 class AccuracyPerProduct(_Accuracy):
     """Mean relative value error over SEEDS seeds with 100 products by S or S^T, float64,
     n = 500, on four of XTrace's spectra (slow and fast exponential decay, sigma_i = i^-2, a
-    step of 1 to 1e-3): the sketch head with probes against the ``"matvec"`` preset."""
+    step of 1 to 1e-3): the sketch head with probes (``method="krylov"``) against ``method="matvec"``."""
 
     params = [list(PER_PRODUCT_METHODS), ["slowexp", "fastexp", "poly", "smallstep"], ["nuclear", "schatten0.5"]]
     param_names = ["method", "spectrum", "functional"]
@@ -194,9 +193,9 @@ class AccuracyPerProduct(_Accuracy):
         import edlrr
 
         def case(method, spectrum, functional):
-            options = PER_PRODUCT_METHODS[method]
+            options = common.estimator_kwargs(*PER_PRODUCT_METHODS[method])
             try:
-                common._supported(options)
+                common._supported(options, "schatten")
             except NotImplementedError:
                 return None
             S = _per_product_matrix(spectrum)

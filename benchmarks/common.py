@@ -24,7 +24,8 @@ import torch
 __all__ = [
     "THREADS", "GRID", "FULL", "DEVICE", "configure", "sync", "seed_for", "parse_shape",
     "make_matrix", "SPECTRA", "reset_peak_memory", "VARIANTS", "REFERENCES", "estimator",
-    "check_budget", "reference_value_and_grad", "timing_attrs",
+    "estimator_kwargs", "variant_options", "with_series", "check_budget", "reference_value_and_grad",
+    "timing_attrs",
 ]
 
 
@@ -165,10 +166,13 @@ def make_matrix(shape: str, *, spectrum: str = "gaussian", seed: int = 0,
 
 
 # --------------------------------------------------------------------------------------------
-# The methods under test. A variant is a function (probes, k1, k2) -> keyword arguments of the
-# edlrr estimators; ``None`` marks a reference computed through torch.linalg.svdvals.
-# To benchmark a new variant of the core (e.g. a faster internals), add one line here: on
-# commits whose edlrr does not accept its options the cases are skipped, not failed.
+# The methods under test. A variant is a function (probes, k1, k2) -> (method, options) of the
+# edlrr estimators (``method=`` and a dict of the fields of its options class, ``options=``);
+# ``None`` marks a reference computed through torch.linalg.svdvals.
+# To benchmark a new variant of the core (e.g. a faster algorithm), add one line here: on
+# commits whose edlrr does not accept its method or options the cases are skipped, not failed.
+# Commits before method= and options= get the same variant in the keywords they took
+# (:func:`_legacy_keywords`), so that asv compares them with later ones.
 # --------------------------------------------------------------------------------------------
 
 REFERENCES = ("svdvals", "exact")
@@ -178,55 +182,94 @@ VARIANTS = {
     "svdvals": None,
     # the exact reference of the package: edlrr.exact (svdvals-autograd with input checks)
     "exact": None,
-    # paper internals: Ben-Israel-Cohen pseudo-inverse (k1), Newton-Schulz root (k2)
-    "paper": lambda N, k1, k2: dict(preset="paper", probes=N, pinv_iters=k1, sqrt_iters=k2),
-    # paper internals without the projection (it changes nothing for p >= 1 in exact arithmetic)
-    "paper_noproj": lambda N, k1, k2: dict(preset="paper", probes=N, pinv_iters=k1,
-                                           sqrt_iters=k2, project=False),
-    # the authors' released internals with the grid's N and k2 (= binomial-series terms); the
-    # release ignores k1 (one Ben-Israel-Cohen step after a Tikhonov inverse)
-    "released": lambda N, k1, k2: dict(preset="released", probes=N, sqrt_iters=k2),
+    # EDLRR's estimator (edlrr.Paper): Ben-Israel-Cohen pseudo-inverse (k1), Newton-Schulz root (k2)
+    "paper": lambda N, k1, k2: ("paper", dict(probes=N, pinv_iters=k1, sqrt_iters=k2)),
+    # the same without the projection (it changes nothing for p >= 1 in exact arithmetic)
+    "paper_noproj": lambda N, k1, k2: ("paper", dict(probes=N, pinv_iters=k1, sqrt_iters=k2, project=False)),
+    # the authors' released code (edlrr.Released) with the grid's N and k2 binomial-series terms;
+    # it has no k1 (one Ben-Israel-Cohen step after a Tikhonov inverse)
+    "released": lambda N, k1, k2: ("released", dict(probes=N, sqrt_terms=k2)),
     # the release exactly as shipped: N = 20,000 probes, 5,000 series terms (only at 128x128)
-    "released_preset": lambda N, k1, k2: dict(preset="released"),
-    # deflated stochastic Lanczos quadrature (internals="krylov", edlrr.krylov) as the "fast"
-    # preset sets it up (sketch k = 64, power_iters q = 1, lanczos_steps d = 30) with the grid's
-    # N as its probes. It has no k1, k2: both are ignored (the classes that sweep them run it at
-    # k1 = k2 = 10 only). Skipped on commits whose edlrr has no preset "fast".
-    "fast": lambda N, k1, k2: dict(preset="fast", probes=N),
-    # the same on its Lanczos path at every size: the preset computes min(m, n) <= dense_below densely
-    # (Gram eigenvalues) since dense_below exists; skipped on commits without that option
-    # (and the nuclear norm by it, not by the preset's polar iteration: nuclear_internals=None,
-    # dropped on commits before that option, where it was the only way)
-    "fast_lanczos": lambda N, k1, k2: dict(preset="fast", probes=N, dense_below=0, nuclear_internals=None),
-    # the Lanczos path with the two-pole rational tail gradient (cosine ~0.99 with the exact gradient
-    # for about three more dense products); skipped on commits without tail_gradient="rational"
-    "fast_rational": lambda N, k1, k2: dict(preset="fast", probes=N, tail_gradient="rational",
-                                            nuclear_internals=None),
-    # the preset's nuclear norm by the deflated polar iteration (edlrr.polar) at every size;
-    # skipped on commits without it
-    "fast_polar": lambda N, k1, k2: dict(preset="fast", probes=N, dense_below=0, nuclear_internals="polar"),
+    "released_preset": lambda N, k1, k2: ("released", {}),
+    # method "auto": dense up to min(m, n) = 1024, above it the nuclear norm by the deflated polar
+    # iteration (edlrr.polar) and the other sums by deflated stochastic Lanczos quadrature
+    # (edlrr.krylov: sketch k = 64, power_iters q = 1, lanczos_steps d = 30) with the grid's N as
+    # its probes. It has no k1, k2 (the classes that sweep them run it at k1 = k2 = 10 only).
+    "fast": lambda N, k1, k2: ("auto", dict(krylov=dict(probes=N))),
+    # the Lanczos estimator at every size (method "krylov", the nuclear norm too)
+    "fast_lanczos": lambda N, k1, k2: ("krylov", dict(probes=N)),
+    # "auto" with the nuclear norm by the Lanczos estimator with the two-pole rational tail gradient
+    # (cosine ~0.99 with the exact gradient for about three more dense products)
+    "fast_rational": lambda N, k1, k2: ("auto", dict(nuclear="krylov",
+                                                     krylov=dict(probes=N, tail_gradient="rational"))),
+    # the nuclear norm by the deflated polar iteration (method "polar", edlrr.polar) at every size
+    "fast_polar": lambda N, k1, k2: ("polar", {}),
 }
 
 
 def variant_options(method: str, N: int, k1: int, k2: int) -> dict:
-    """The options of ``VARIANTS[method]`` for the installed edlrr: ``nuclear_internals=None``
-    (the nuclear norm by the variant's own internals) is dropped where Settings has no such
-    field (commits before it, where that was the only way)."""
-    options = VARIANTS[method](N, k1, k2)
+    """The keyword arguments of ``VARIANTS[method]`` for the installed edlrr: ``method`` and
+    ``options`` (a dict), or for an edlrr before them the keywords it took."""
+    name, options = VARIANTS[method](N, k1, k2)
+    return estimator_kwargs(name, options)
+
+
+def _new_api() -> bool:
     import edlrr
 
+    return hasattr(getattr(edlrr, "options", None), "options_for")
+
+
+def estimator_kwargs(method: str, options: dict) -> dict:
+    """``method=`` and ``options=`` for the installed edlrr, or for an edlrr before them the
+    keywords it took (:func:`_legacy_keywords`)."""
+    if _new_api():
+        return {"method": method, "options": options}
+    return _legacy_keywords(method, options)
+
+
+# legacy-keywords: begin (the keywords of commits before method= and options=; the grep test
+# of tests/test_no_deprecated_calls.py skips this block)
+def _legacy_keywords(method: str, options: dict) -> dict:
+    """The keywords of an edlrr before ``method=``/``options=`` for ``method`` and ``options``
+    (its presets and Settings fields); ``nuclear_internals=None`` (the nuclear norm by the
+    Lanczos estimator) is dropped where Settings has no such field (commits before it, where
+    that was the only way)."""
+    import edlrr
+
+    o = dict(options)
+    polar = {f"polar_{k}" if k in ("steps", "lower", "dtype", "extend") else k: v
+             for k, v in o.pop("polar", {}).items()}
+    if method == "paper":
+        kw = {"preset": "paper", **o}
+    elif method == "released":
+        kw = {"preset": "released", **o}
+        if "sqrt_terms" in kw:
+            kw["sqrt_iters"] = kw.pop("sqrt_terms")
+    elif method in ("auto", "fast"):
+        nuclear = o.pop("nuclear", "polar")
+        kw = {"preset": "fast", **o.pop("krylov", {}), **o, **polar}
+        if nuclear == "krylov":
+            kw["nuclear_internals"] = None
+    elif method == "krylov":
+        kw = {"preset": "fast", "dense_below": 0, "nuclear_internals": None, **o}
+    elif method == "polar":
+        kw = {"preset": "fast", "dense_below": 0, "nuclear_internals": "polar",
+              **{f"polar_{k}" if k in ("steps", "lower", "dtype", "extend") else k: v for k, v in o.items()}}
+    elif method == "matvec":
+        kw = {"preset": "matvec", **o}
+    else:
+        raise NotImplementedError(f"no keywords for method {method!r} in this edlrr")
     fields = getattr(getattr(edlrr, "Settings", None), "__dataclass_fields__", {})
-    if options.get("nuclear_internals", "") is None and "nuclear_internals" not in fields:
-        options = {k: v for k, v in options.items() if k != "nuclear_internals"}
-    return options
+    if kw.get("nuclear_internals", "") is None and "nuclear_internals" not in fields:
+        kw = {k: v for k, v in kw.items() if k != "nuclear_internals"}
+    return kw
 
 
-def _supported(options: dict):
-    """Raise NotImplementedError unless the installed edlrr accepts ``options`` (an unknown
-    preset such as "fast" before it existed, or an unknown option); return its Settings."""
+def _legacy_supported(kwargs: dict):
     import edlrr
 
-    opts = dict(options)
+    opts = dict(kwargs)
     preset = opts.pop("preset", None)
     resolve = getattr(edlrr, "resolve_settings", None)
     if resolve is None:
@@ -234,7 +277,53 @@ def _supported(options: dict):
     try:
         return resolve(preset, **opts)
     except (TypeError, ValueError) as exc:
-        raise NotImplementedError(f"edlrr does not support {options}: {exc}") from None
+        raise NotImplementedError(f"edlrr does not support {kwargs}: {exc}") from None
+
+
+def _legacy_series(settings, series: dict) -> dict:
+    """The series keywords of :func:`edlrr.lrr` before ``options=`` (the Lanczos internals take
+    ``expansion="quadrature"``)."""
+    if getattr(settings, "internals", None) == "krylov":
+        return dict(series, expansion="quadrature")
+    return series
+
+
+def solver_estimator(solver_cls, options: dict) -> dict:
+    """The parameters of the ``edlrr`` completion solver ``solver_cls`` for the paper's estimator
+    with ``options`` (its ``options`` field, or ``estimator_options`` before it)."""
+    if "options" in getattr(solver_cls, "__dataclass_fields__", {}):
+        return {"options": options}
+    return {"estimator_options": options}
+# legacy-keywords: end
+
+
+def _supported(kwargs: dict, function: str = "nuclear_norm"):
+    """Raise NotImplementedError unless the installed edlrr accepts the keyword arguments
+    ``kwargs`` (:func:`variant_options`: an unknown method or option, or a method that does not
+    compute ``function``); return the options instance (before ``options=``: the Settings)."""
+    import edlrr
+
+    if "method" not in kwargs:
+        return _legacy_supported(kwargs)
+    try:
+        opts = edlrr.options.options_for(kwargs["method"], kwargs["options"])
+        edlrr.plan((2, 2), opts.method, opts, function=function)
+    except (TypeError, ValueError) as exc:
+        raise NotImplementedError(f"edlrr does not support {kwargs}: {exc}") from None
+    if function == "rank" and getattr(opts, "project", True) is False:
+        raise NotImplementedError("the rank needs the projection (project=False estimates the dimension)")
+    return opts
+
+
+def with_series(opts, series: dict):
+    """``opts`` with the series fields of a general h (``expansion``, ``on_series_error``, ...) for
+    the methods that expand h in a series (``"paper"``, ``"released"``); the other methods
+    evaluate h at (Ritz) singular values and take ``opts`` as it is."""
+    import dataclasses
+
+    if opts.method in ("paper", "released"):
+        return dataclasses.replace(opts, **series)
+    return opts
 
 
 def estimator(method: str, functional: str = "nuclear", *, probes: int = 16, k1: int = 10,
@@ -251,33 +340,36 @@ def estimator(method: str, functional: str = "nuclear", *, probes: int = 16, k1:
     make = VARIANTS[method]
     if make is None:
         return _reference_fn(method, functional)
-    options = variant_options(method, probes, k1, k2)
-    settings = _supported(options)
     func = FUNCTIONALS.get(functional)
     if func is None:
         raise NotImplementedError(f"unknown functional {functional!r}")
-    name, args, kwargs = func
+    name, args, series = func
     fn = getattr(edlrr, name, None)
     if fn is None:
         raise NotImplementedError(f"edlrr has no {name}")
+    kwargs = variant_options(method, probes, k1, k2)
+    opts = _supported(kwargs, name)
     if name == "lrr":
         if not hasattr(edlrr, "penalty"):
             raise NotImplementedError("edlrr has no penalty")
         pen = edlrr.penalty(*args[:1], **args[1])
-        if getattr(settings, "internals", None) == "krylov":
-            # the same penalty h, evaluated at Ritz values instead of through a series
-            kwargs = dict(kwargs, expansion="quadrature")
-        return lambda S: fn(S, pen, generator=seed, **kwargs, **options)
-    return lambda S: fn(S, *args, generator=seed, **kwargs, **options)
+        if "method" in kwargs:  # the same penalty h: a series, or evaluated at (Ritz) singular values
+            opts = with_series(opts, series)
+            return lambda S: fn(S, pen, method=opts.method, options=opts, generator=seed)
+        extra = _legacy_series(opts, series)
+        return lambda S: fn(S, pen, generator=seed, **extra, **kwargs)
+    if "method" in kwargs:
+        return lambda S: fn(S, *args, method=opts.method, options=opts, generator=seed)
+    return lambda S: fn(S, *args, generator=seed, **kwargs)
 
 
-# functional -> (edlrr function, positional args, extra keyword args)
+# functional -> (edlrr function, positional args, the series options of a general h)
 FUNCTIONALS = {
     "nuclear": ("nuclear_norm", (), {}),
     "schatten3": ("schatten", (3,), {}),
     "rank": ("rank", (), {}),
     # gamma = 500 as the authors use: within the Taylor radius for the benchmark matrices.
-    # Variants with internals="krylov" ("fast") evaluate the same h with expansion="quadrature".
+    # The methods other than "paper" and "released" evaluate the same h at (Ritz) singular values.
     "gamma_taylor": ("lrr", ("gamma_nuclear", dict(gamma=500.0)),
                      dict(expansion="taylor", on_series_error="ignore")),
     "laplace_laguerre": ("lrr", ("laplace", dict(gamma=10.0)),

@@ -7,12 +7,17 @@ memory over one such call. Methods (see ``common.VARIANTS``):
 
 svdvals          plain ``torch.linalg.svdvals`` (forward+backward: of the sum), the floor
 exact            ``edlrr.exact``: svdvals-autograd, the package's exact reference
-paper            paper internals (Ben-Israel-Cohen k1, Newton-Schulz k2, N Gaussian probes)
+paper            method "paper" (Ben-Israel-Cohen k1, Newton-Schulz k2, N Gaussian probes)
 paper_noproj     the same without the projection P_S
-released         the authors' internals (binomial series of k2 terms, Tikhonov inverse), N probes
+released         method "released" (binomial series of k2 terms, Tikhonov inverse), N probes
 released_preset  the release as shipped (N = 20,000, 5,000 terms), at 128x128 only
-fast             preset "fast" (internals="krylov": k = 64 deflated directions, N sphere probes
-                 x 30 Lanczos steps); no k1, k2 (run at k1 = k2 = 10 only where they are swept)
+fast             method "auto": dense up to min(m, n) = 1024, above it the nuclear norm by the
+                 deflated polar iteration, the rest by Lanczos quadrature (k = 64 deflated
+                 directions, N sphere probes x 30 Lanczos steps); no k1, k2 (run at k1 = k2 = 10
+                 only where they are swept)
+fast_lanczos     method "krylov" (the Lanczos estimator at every size), N probes
+fast_rational    "auto" with the nuclear norm by the Lanczos estimator, rational tail gradient
+fast_polar       method "polar" (the deflated polar iteration at every size)
 
 Cases outside the grid's budget raise NotImplementedError in ``setup`` (asv: skipped); see
 ``common.check_budget`` and benchmarks/README.md.
@@ -126,7 +131,7 @@ class EstimatorFunctionals(_EstimatorCase):
     (Prop. 4), sum sigma^3 (Theorem 1), rank (Prop. 3), gamma-nuclear by a Taylor series
     (Theorem 2, gamma = 500, order 10) and Laplace by a Laguerre series (Theorem 3,
     gamma = 10, order 30), against the same sums through svdvals. fast evaluates the two
-    penalties by quadrature (``expansion="quadrature"``), not by their series."""
+    penalties at exact or Ritz singular values, not by their series."""
 
     params = [["svdvals", "exact", "paper", "released", "fast"],
               ["nuclear", "schatten3", "rank", "gamma_taylor", "laplace_laguerre"]]

@@ -1,18 +1,19 @@
 """The fast estimator against the exact nuclear norm, in float64, on spectra of three kinds.
 
-``fast`` is ``edlrr.nuclear_norm(S, preset="fast")`` (``common.VARIANTS["fast"]``), with a
-fixed probe seed per case. The preset computes min(m, n) <= dense_below densely (float64 Gram
-eigenvalues; 384 until the fifth session, 1024 since); above, the nuclear norm goes by the
-deflated polar iteration (``edlrr.polar``: k = 64 deflated directions after q = 1 power
-iteration, quintic (and cubic) steps in bfloat16 on the rest: four quintic steps in the sixth
-session, 9 to 15 products as the rest needs since the seventh (``polar_steps="auto"``); before
-the sixth it was the Lanczos path). ``fast_lanczos`` (``dense_below=0, nuclear_internals=None``) is the preset's
-deflated stochastic Lanczos quadrature at every size (``edlrr.krylov``: N = 8 sphere probes x
-d = 30 Lanczos steps beyond the 64 directions), ``fast_rational`` that with
-``tail_gradient="rational"`` (the same value, a gradient closer to U V^T), ``fast_polar`` the
-polar iteration at every size. ``svdvals`` is the exact reference: ``torch.linalg.svdvals(S).sum()``,
-whose autograd gradient is U V^T. Square n x n float64 matrices, n in {384, 512, 1024, 2048}, seeded
-(``common.make_matrix``; the same matrix in both classes and on every commit):
+``fast`` is ``edlrr.nuclear_norm(S, method="auto")`` (``common.VARIANTS["fast"]``), with a
+fixed probe seed per case. It computes min(m, n) <= dense_below = 1024 densely (float64 Gram
+eigenvalues; 384 until the fifth session); above, the nuclear norm goes by the deflated polar
+iteration (``edlrr.polar``: k = 64 deflated directions after q = 1 power iteration, quintic (and
+cubic) steps in bfloat16 on the rest: four quintic steps in the sixth session, 9 to 15 products
+as the rest needs since the seventh (``edlrr.Polar(steps="auto")``); before the sixth it was the
+Lanczos path). ``fast_lanczos`` (``method="krylov"``) is the deflated stochastic Lanczos
+quadrature at every size (``edlrr.krylov``: N = 8 sphere probes x d = 30 Lanczos steps beyond the
+64 directions), ``fast_rational`` "auto" with the nuclear norm by it with
+``tail_gradient="rational"`` (the same value, a gradient closer to U V^T), ``fast_polar``
+(``method="polar"``) the polar iteration at every size. ``svdvals`` is the exact reference:
+``torch.linalg.svdvals(S).sum()``, whose autograd gradient is U V^T. Square n x n float64
+matrices, n in {384, 512, 1024, 2048}, seeded (``common.make_matrix``; the same matrix in both
+classes and on every commit):
 
 gaussian       i.i.d. N(0, 1) entries: full rank, Marchenko-Pastur singular values
 lowrank_noise  rank 50 with singular values 1, plus a Gaussian matrix of spectral norm 1e-2
@@ -34,7 +35,8 @@ FastVsExactAccuracy   fast against svdvals on the same matrix, one fixed probe s
                       track_polar_products  n x n x n products of the preset's polar
                                            iteration (0: another path, the dense one up to 1024)
 
-Commits whose edlrr has no preset "fast" skip the fast cases (and the whole accuracy class).
+Commits whose edlrr has neither method "auto" nor preset "fast" skip the fast cases (and the
+whole accuracy class).
 The svdvals cases need nothing from edlrr and run on every commit. Cost per commit on one
 thread (estimated from --quick runs): about 4 minutes for FastVsExact (svdvals forward+backward
 takes 4-6 s at 2048, fast 0.5 s, and building a 2048 ``lowrank_noise`` or ``power`` matrix
@@ -168,8 +170,8 @@ class FastVsExactAccuracy:
     track_grad_cosine_rational.unit = "cosine"
 
     def track_polar_products(self, cache, spectrum, n):
-        """n x n x n products the preset's polar iteration took (``polar_steps="auto"`` chooses 9-15
-        from the tail; 0 where the preset takes another path; NaN where this edlrr does not record them)."""
+        """n x n x n products the polar iteration took (``edlrr.Polar(steps="auto")`` chooses 9-15
+        from the tail; 0 where "auto" takes another path; NaN where this edlrr does not record them)."""
         return self.result.get("polar_products", math.nan)
 
     track_polar_products.unit = "products"

@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from . import common
 from .common import configure
 
 SOLVERS = ["edlrr", "svd-autograd", "svt", "irnn", "dlrl"]
@@ -39,18 +40,20 @@ def _problem(n: int = 300, rank: int = 20, seed: int = 0):
 
 def _solver(name: str, iterations: int):
     try:
-        from edlrr_bench.baselines import available_solvers, get_solver
+        from edlrr_bench.baselines import available_solvers, get_solver, solver_class
     except ImportError as exc:  # older commits have no baselines
         raise NotImplementedError(str(exc)) from None
     if name not in available_solvers():
         raise NotImplementedError(f"{name} not in this commit's registry")
     budget = {
-        "edlrr": dict(steps=iterations, estimator_options=dict(probes=16, pinv_iters=10, sqrt_iters=10)),
+        "edlrr": dict(steps=iterations),
         "svd-autograd": dict(steps=iterations),
         "svt": dict(max_iter=iterations),
         "irnn": dict(max_iter=iterations),
         "dlrl": dict(max_epochs=iterations, raise_on_divergence=False),
     }[name]
+    if name == "edlrr":  # the paper's estimator with N = 16 probes, k1 = k2 = 10
+        budget.update(common.solver_estimator(solver_class(name), dict(probes=16, pinv_iters=10, sqrt_iters=10)))
     return get_solver(name, **budget)
 
 

@@ -326,7 +326,8 @@ def _estimator_settings(rows: pd.DataFrame) -> str:
     """N, k1, k2 (and the preset) of the paper's estimator in these rows."""
     if rows.empty:
         return ""
-    opts = _options(rows["param_estimator_options"].iloc[0]) if "param_estimator_options" in rows else {}
+    column = next((c for c in ("param_options", "param_estimator_options") if c in rows), None)
+    opts = _options(rows[column].iloc[0]) if column is not None and rows[column].notna().any() else {}
     if not opts:
         return "the estimator's defaults (the paper gives no N, k1, k2 for Table 1)"
     names = {"probes": "N", "pinv_iters": "k1", "sqrt_iters": "k2"}

@@ -58,7 +58,7 @@ def cpu_model() -> str:
 
 
 def polar_dtype(device: str = "cpu") -> str:
-    """What ``polar_dtype="auto"`` runs the polar iteration in on ``device`` (bfloat16 on CUDA and
+    """What ``edlrr.Polar(dtype="auto")`` runs the polar iteration in on ``device`` (bfloat16 on CUDA and
     on CPUs with AMX tiles or AVX512-BF16, float32 elsewhere): the preset's nuclear-norm speed depends on it."""
     from edlrr.polar import work_dtype
 

@@ -9,7 +9,7 @@ Each experiment module states what its section accepts as ``CONFIG_KEYS`` (the k
 * :class:`Labelled`: a table whose keys are free labels (``[fast.xtrace.budgets]``);
 * :class:`Names`: a list of names taken from a fixed set (``methods``, ``parts``);
 * :func:`solver_overrides`, :func:`dataset_rows`, :func:`estimator_options`: tables whose keys come
-  from the solver registry, the dataset registry and :class:`edlrr.Settings`.
+  from the solver registry, the dataset registry and the options classes of :mod:`edlrr.options`.
 
 :func:`check` raises :class:`ConfigError` with one line naming the first offending key or name,
 and the nearest valid one (:func:`difflib.get_close_matches`).
@@ -127,18 +127,20 @@ def check(value, schema, path: list | None = None) -> None:
 
 
 def estimator_options(*extra: str) -> Table:
-    """The estimator's options (the fields of :class:`edlrr.Settings`), plus ``extra`` keys."""
-    import edlrr
+    """The estimators' options (the fields of every options class of :mod:`edlrr.options`: the
+    method a cell runs decides which apply, and the core refuses the others), plus ``extra``."""
+    from edlrr import options as options_mod
 
-    return Table({**{f.name: None for f in dataclasses.fields(edlrr.Settings)}, **{k: None for k in extra}})
+    names = {f.name for cls in options_mod.ALGORITHMS.values() for f in dataclasses.fields(cls)}
+    return Table({**{name: None for name in sorted(names)}, **{k: None for k in extra}})
 
 
 def _solver_table(solver: str) -> Table:
     from .baselines import solver_class
 
     keys = {f.name: None for f in dataclasses.fields(solver_class(solver))}
-    if "estimator_options" in keys:
-        keys["estimator_options"] = estimator_options()
+    if "options" in keys:
+        keys["options"] = estimator_options()
     return Table(keys)
 
 

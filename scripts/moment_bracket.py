@@ -1,13 +1,13 @@
-"""Print the README's table of what the ``"matvec"`` preset's 100 products determine (markdown).
+"""Print the README's table of what ``method="matvec"``'s 100 products determine (markdown).
 
     python scripts/moment_bracket.py [--seeds 10] [--n 1000]
 
 For XTrace's test spectra (``edlrr_bench.experiments.fast.test_matrix``, the same seeded
 matrices as the harness) and each functional: :func:`edlrr.bidiagonal.moment_bracket` of the
-preset's one run of 50 Golub-Kahan steps (the same probe as ``generator=seed``), i.e. the range of
+method's one run of 50 Golub-Kahan steps (the same probe as ``generator=seed``), i.e. the range of
 that run's estimate over every tail measure with the run's first 100 moments, as relative errors
 against the truth (``fast._xtrace_truth``): the mean over the seeds of its two ends and of its
-width, how often the truth lies inside, and the preset's own mean relative error on the same
+width, how often the truth lies inside, and the method's own mean relative error on the same
 seeds. A width above 2% means no rule using only those moments is sure to be within 1%.
 """
 from __future__ import annotations
@@ -36,8 +36,8 @@ def _function(functional: str) -> krylov.SpectralFunction:
 
 def _estimate(S: torch.Tensor, functional: str, seed: int) -> float:
     if functional == "rank":
-        return float(edlrr.rank(S, preset="matvec", generator=seed))
-    return float(edlrr.schatten(S, SCHATTEN_P[functional], preset="matvec", generator=seed))
+        return float(edlrr.rank(S, method="matvec", generator=seed))
+    return float(edlrr.schatten(S, SCHATTEN_P[functional], method="matvec", generator=seed))
 
 
 def moment_table(seeds: int = 10, n: int = 1000) -> pd.DataFrame:

@@ -2,11 +2,11 @@
 
     python scripts/xtrace_table.py results/xtrace
 
-One row per spectrum and functional: the mean relative error of the ``"matvec"`` preset
+One row per spectrum and functional: the mean relative error of ``method="matvec"``
 (``budget-100 matvec``) and its Gauss-Radau variant, the least error of the sketch-head
 configurations with the same budget (``budget-100 A/B/C`` and their Gauss/Radau-mean variants,
-and which), the gradient cosines of the preset and of that configuration, and how often the
-preset's 95% interval (value +- 1.96 stderr) held the truth.
+and which), the gradient cosines of the method and of that configuration, and how often the
+method's 95% interval (value +- 1.96 stderr) held the truth.
 """
 from __future__ import annotations
 

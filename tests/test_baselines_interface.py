@@ -22,12 +22,12 @@ QUICK = {
     "svt": {"max_iter": 20},
     "irnn": {"max_iter": 5, "lam": 1.0},
     "svd-autograd": {"steps": 5},
-    "edlrr": {"steps": 3, "estimator_options": {"probes": 8, "sqrt_iters": 8, "pinv_iters": 8}},
+    "edlrr": {"steps": 3, "options": {"probes": 8, "sqrt_iters": 8, "pinv_iters": 8}},
     # DLRL's first epochs shrink a prediction ~1e5 x too large; a run that stops there is flagged
     # as garbage (diverged), so the quick run needs 100 epochs and eta_init = 0.5 (see dlrl.py)
     "dlrl": {"blocks": 2, "d": 4, "max_epochs": 100, "eta_init": 0.5},
     "rpca-ialm": {"max_iter": 10},
-    "edlrr-rpca": {"steps": 3, "estimator_options": {"probes": 8, "sqrt_iters": 8, "pinv_iters": 8}},
+    "edlrr-rpca": {"steps": 3, "options": {"probes": 8, "sqrt_iters": 8, "pinv_iters": 8}},
 }
 
 
@@ -101,7 +101,13 @@ def test_paper_defaults():
     ("irnn", {"penalty_params": {"lam": 2.0}}),
     ("svd-autograd", {"lr": 0.0}),
     ("edlrr", {"expansion": "fourier"}),
-    ("edlrr", {"estimator_options": {"probez": 3}}),
+    ("edlrr", {"options": {"probez": 3}}),
+    ("edlrr", {"method": "fastest"}),
+    ("edlrr", {"method": "krylov", "options": {"pinv_iters": 3}}),   # a field of another method
+    ("edlrr", {"penalty": "laplace", "method": "auto", "expansion": "taylor"}),  # no series there
+    ("edlrr", {"penalty": "laplace", "expansion": "taylor", "options": {"expansion": "laguerre"}}),
+    ("edlrr", {"options": "paper"}),
+    ("edlrr-rpca", {"method": "krylov"}),
     ("dlrl", {"p": 2.5}),
     ("dlrl", {"p": 0.3}),            # (2 - p)/2 not dyadic: Newton-Schulz roots cannot reach it
     ("dlrl", {"spectral_norm": "lanczos"}),
@@ -261,11 +267,33 @@ def test_edlrr_inaccurate_series_is_reported():
         get_solver("edlrr", on_series_error="raise", **params).complete(A, mask)
 
 
-def test_edlrr_released_preset_runs():
+def test_edlrr_released_method_runs():
     A, mask = small(m=8, n=6, nonneg=False)
-    res = get_solver("edlrr", preset="released", steps=2,
-                     estimator_options={"probes": 64, "sqrt_iters": 50}).complete(A, mask)
+    res = get_solver("edlrr", method="released", steps=2,
+                     options={"probes": 64, "sqrt_terms": 50}).complete(A, mask)
     assert torch.isfinite(res.X).all()
+
+
+def test_edlrr_options_reach_the_core():
+    """The solver's method, options and series parameters are the core's method= and options=:
+    the series fields go into edlrr.Paper/Released, the other methods take the options as they
+    are (an options instance or a dict)."""
+    import edlrr
+    from edlrr_bench.baselines.edlrr_solver import resolve_options
+
+    opts = resolve_options("paper", {"probes": 8}, expansion="laguerre", order=12)
+    assert opts == edlrr.Paper(probes=8, expansion="laguerre", order=12)
+    assert resolve_options("released", edlrr.Released(probes=64, sqrt_terms=50), on_series_error="ignore") == \
+        edlrr.Released(probes=64, sqrt_terms=50, on_series_error="ignore")
+    assert resolve_options("krylov", {"probes": 4}, expansion="quadrature") == edlrr.Krylov(probes=4)
+    assert resolve_options("fast") == edlrr.Auto()
+    # the same value given in options and as the solver's parameter is no conflict
+    assert resolve_options("paper", {"expansion": "laguerre"}, expansion="laguerre").expansion == "laguerre"
+    A, mask = small(m=8, n=6, nonneg=False)
+    for params in ({"method": "krylov", "options": edlrr.Krylov(sketch=2, probes=2, lanczos_steps=3)},
+                   {"method": "auto", "penalty": "laplace"}, {"method": "matvec", "expansion": "quadrature"}):
+        res = get_solver("edlrr", steps=2, **params).complete(A, mask)
+        assert torch.isfinite(res.X).all()
 
 
 # -------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_edlrr_estimator_recovers_rank5():
     authors' 500 steps, StepLR(100, 0.8) this problem ends near 2e-2 (see the report)."""
     A, mask = low_rank()
     solver = get_solver("edlrr", steps=600, step_size=60, lr_decay=0.7,
-                        estimator_options={"probes": 64, "project": False, "sqrt_iters": 20})
+                        options={"probes": 64, "project": False, "sqrt_iters": 20})
     res = solver.complete(A, mask)
     err = relative_error(res.X, A)
     assert err < 1e-2, (err, res.record.message)
@@ -170,7 +170,7 @@ def test_rpca_ialm_separates_low_rank_and_sparse():
 
 @pytest.mark.parametrize("regularizer,extra", [
     ("exact", {}),
-    ("estimator", {"estimator_options": {"project": False, "sqrt_iters": 20}}),
+    ("estimator", {"options": {"project": False, "sqrt_iters": 20}}),
 ])
 def test_edlrr_rpca_separates_low_rank_and_sparse(regularizer, extra):
     """The EDLRR video model by Adam. Test budget (not the defaults): lr 0.5, 600 steps,
@@ -275,12 +275,12 @@ def test_dlrl_newton_schulz_matches_eigh():
     assert relative_error(X1, X2) < 1e-6
 
 
-def test_edlrr_with_the_matvec_preset_recovers_rank5():
-    """EDLRR completion with the "matvec" preset (one probe's 50 Golub-Kahan steps per call):
+def test_edlrr_with_the_matvec_method_recovers_rank5():
+    """EDLRR completion with method "matvec" (one probe's 50 Golub-Kahan steps per call):
     on the rank-5 problem the head converges, so the regularizer and its gradient are exact."""
     A, mask = low_rank()
-    res = get_solver("edlrr", preset="matvec", steps=600, step_size=60, lr_decay=0.7).complete(A, mask)
+    res = get_solver("edlrr", method="matvec", steps=600, step_size=60, lr_decay=0.7).complete(A, mask)
     err = relative_error(res.X, A)
     assert err < 1e-2, (err, res.record.message)
-    with pytest.raises(ValueError, match="preset must be one of"):
-        get_solver("edlrr", preset="matvecs")
+    with pytest.raises(ValueError, match="method must be one of"):
+        get_solver("edlrr", method="matvecs")

@@ -271,7 +271,7 @@ reps = 1
 masks = [{ mask = "drop", drop = 0.5 }, { mask = "text" }]
 methods = ["EDLRR nuclear", "EDLRR T-gamma", "EDLRR-fast nuclear", "SVD-autograd nuclear", "SVT"]
 [completion.overrides]
-edlrr = { steps = 20, step_size = 10, estimator_options = { probes = 8, pinv_iters = 5, sqrt_iters = 5 } }
+edlrr = { steps = 20, step_size = 10, options = { probes = 8, pinv_iters = 5, sqrt_iters = 5 } }
 svd-autograd = { steps = 20, step_size = 10 }
 svt = { max_iter = 20 }
 """,
@@ -316,7 +316,7 @@ threshold = 0.1
 methods = ["RPCA-IALM", "EDLRR nuclear"]
 videos = [{ background = "coffee", height = 12, width = 16, frames = 8, objects = 1 }]
 [video.overrides]
-edlrr-rpca = { steps = 20, estimator_options = { probes = 8, pinv_iters = 5, sqrt_iters = 5 } }
+edlrr-rpca = { steps = 20, options = { probes = 8, pinv_iters = 5, sqrt_iters = 5 } }
 """,
     "denoise": """
 [denoise]
@@ -537,11 +537,53 @@ def test_products_of_the_polar_iteration_count_its_steps():
     each counted as n (3 per quintic step); "auto" needs the number taken."""
     import edlrr
     from edlrr_bench.experiments.fast import products
-    fast = edlrr.resolve_settings("fast")
-    assert products(fast, 2048, nuclear=True, polar_products=9) == 2 * 64 * 2 + 9 * 2048
-    assert products(edlrr.resolve_settings("fast", polar_steps=4), 2048, nuclear=True) == 256 + 12 * 2048
+    fast = edlrr.plan((2048, 2048), "auto", function="nuclear_norm")
+    assert fast.algorithm == "polar"
+    assert products(fast, 2048, polar_products=9) == 2 * 64 * 2 + 9 * 2048
+    four = edlrr.plan((2048, 2048), "auto", {"polar": {"steps": 4}}, function="nuclear_norm")
+    assert products(four, 2048) == 256 + 12 * 2048
     with pytest.raises(ValueError, match="number taken"):
-        products(fast, 2048, nuclear=True)
+        products(fast, 2048)
+
+
+def test_cells_of_each_estimator_keep_their_versions():
+    """completion: the paper's estimator, "auto", "krylov" and "polar" cells each have their own
+    version (and only the paper's estimator is limited to edlrr_masks); fast's speed cells of the
+    variants with the Lanczos nuclear norm theirs."""
+    from edlrr_bench.experiments import completion, fast
+    cfg = dict(cli.load_preset("full")["completion"], methods=list(completion.METHODS))
+    versions = {}
+    for cell in completion.cells(cfg):
+        versions.setdefault(cell.method, set()).add((cell.version, cell.dataset["mask"], cell.dataset["drop"]))
+    expect = {"EDLRR nuclear": completion.VERSION, "EDLRR L-Lap": completion.VERSION,
+              "EDLRR-fast nuclear": completion.FAST_VERSION, "EDLRR-fast gamma": completion.FAST_VERSION,
+              "EDLRR-fast-lanczos nuclear": completion.LANCZOS_VERSION,
+              "EDLRR-fast-stochastic nuclear": completion.LANCZOS_VERSION,
+              "EDLRR-fast-rational nuclear": completion.LANCZOS_VERSION,
+              "EDLRR-fast-polar nuclear": completion.POLAR_VERSION}
+    for method, version in expect.items():
+        assert {v for v, _, _ in versions[method]} == {version}, method
+    assert len(versions["EDLRR nuclear"]) == 1 and len(versions["EDLRR-fast nuclear"]) == 6  # edlrr_masks
+    speed = {c.method: c.version for c in fast.cells({"speed": dict(cli.load_preset("full")["fast"]["speed"],
+                                                                    methods=list(fast.FAST_VARIANTS))})}
+    lanczos = {"fast-lanczos", "fast-lean", "fast-stochastic", "fast-rational"}
+    assert {m for m in fast.FAST_VARIANTS if speed[m] == fast.SPEED_LANCZOS_VERSION and fast.lanczos_nuclear(
+        fast.FAST_VARIANTS[m])} == lanczos
+
+
+def test_products_of_the_other_paths():
+    """fast.products from edlrr.plan's record: 0 on the dense path (and where the Lanczos path's
+    sketch and probes span the matrix), 2k(q + 1) + 2Nd for the Lanczos path, 2Nd for matvec."""
+    import edlrr
+    from edlrr_bench.experiments.fast import products
+    assert products(edlrr.plan((768, 768), "auto", function="nuclear_norm"), 768) == 0
+    assert products(edlrr.plan((2048, 2048), "auto", {"nuclear": "krylov"}, function="nuclear_norm"), 2048) == 736
+    assert products(edlrr.plan((300, 300), "krylov", {"sketch": 30, "power_iters": 0, "probes": 2,
+                                                      "lanczos_steps": 10}, function="rank"), 300) == 100
+    assert products(edlrr.plan((60, 60), "krylov", function="rank"), 60) == 0
+    assert products(edlrr.plan((300, 300), "matvec", function="schatten"), 300) == 100
+    with pytest.raises(ValueError, match="no product count"):
+        products(edlrr.plan((300, 300), "paper"), 300)
 
 
 def test_fast_parts_select_the_cells():

@@ -1,4 +1,4 @@
-"""edlrr.bidiagonal (head="lanczos", the "matvec" preset) against dense SVDs."""
+"""edlrr.bidiagonal (method="matvec") against dense SVDs."""
 import math
 
 import pytest
@@ -10,7 +10,12 @@ from edlrr.estimators import _RANK_FUNCTION, _power_function
 
 from conftest import matrix_with_spectrum
 
-MATVEC = {"preset": "matvec"}
+
+
+def matvec(**fields):
+    """method="matvec" with the given edlrr.Matvec fields (default: one probe, 50 steps)."""
+    return {"method": "matvec", "options": edlrr.Matvec(**fields)}
+
 IDX = torch.arange(1, 301, dtype=torch.float64)
 
 
@@ -57,7 +62,7 @@ def test_exactly_low_rank_is_exact_with_its_gradient(p):
     sigma = torch.linspace(3, 1, 12, dtype=torch.float64)
     S0 = matrix_with_spectrum(150, 120, sigma, seed=4)
     S = S0.clone().requires_grad_(p > 0)
-    v = edlrr.schatten(S, p, **MATVEC, generator=0, lanczos_steps=20)
+    v = edlrr.schatten(S, p, **matvec(lanczos_steps=20), generator=0)
     assert float(v) == pytest.approx(_exact(S0, p), rel=1e-10)
     if p > 0:
         v.backward()
@@ -73,7 +78,7 @@ def test_step_spectrum_is_exact(low, p):
     sigma = torch.where(IDX <= 30, 1.0, low).double()
     S = matrix_with_spectrum(300, 300, sigma, seed=5)
     for seed in range(3):
-        v = edlrr.schatten(S, p, **MATVEC, generator=seed)
+        v = edlrr.schatten(S, p, **matvec(), generator=seed)
         assert float(v) == pytest.approx(_exact(S, p), rel=1e-9)
 
 
@@ -82,9 +87,9 @@ def test_decaying_spectrum_within_a_few_tenths_of_a_percent_and_better_than_the_
     with the same budget (k = 30, q = 0, N = 2, d = 10), mean error over 5 seeds."""
     S = matrix_with_spectrum(300, 300, 0.9 ** (IDX - 1), seed=6)
     truth = _exact(S, 1)
-    ours = [abs(float(edlrr.nuclear_norm(S, **MATVEC, generator=s)) / truth - 1) for s in range(5)]
-    sketch = [abs(float(edlrr.nuclear_norm(S, preset="fast", dense_below=0, nuclear_internals=None, sketch=30,
-                                           power_iters=0, probes=2, lanczos_steps=10, generator=s)) / truth - 1)
+    ours = [abs(float(edlrr.nuclear_norm(S, **matvec(), generator=s)) / truth - 1) for s in range(5)]
+    head = edlrr.Krylov(sketch=30, power_iters=0, probes=2, lanczos_steps=10)
+    sketch = [abs(float(edlrr.nuclear_norm(S, method="krylov", options=head, generator=s)) / truth - 1)
               for s in range(5)]
     assert sum(ours) / 5 < 5e-3, ours
     assert sum(ours) < sum(sketch) / 3, (ours, sketch)
@@ -111,9 +116,9 @@ def test_radau_rule_below_gauss_on_a_decaying_tail_and_equal_where_the_space_is_
 def test_probes_average_their_runs_and_give_a_standard_error():
     S = matrix_with_spectrum(200, 240, 1.0 / torch.arange(1, 201, dtype=torch.float64), seed=9)
     truth = _exact(S, 1)
-    v1, e1 = edlrr.nuclear_norm(S, **MATVEC, generator=0, return_stderr=True)
+    v1, e1 = edlrr.nuclear_norm(S, **matvec(), generator=0, return_stderr=True)
     assert math.isfinite(float(e1)) and float(e1) > 0  # one run: its own plug-in spread
-    v, e = edlrr.nuclear_norm(S, **MATVEC, probes=4, lanczos_steps=25, generator=0, return_stderr=True)
+    v, e = edlrr.nuclear_norm(S, **matvec(probes=4, lanczos_steps=25), generator=0, return_stderr=True)
     assert float(e) > 0 and abs(float(v) - truth) < 5 * float(e) + 1e-3 * truth
 
 
@@ -124,42 +129,43 @@ def test_batch_gives_the_numbers_of_a_loop_with_the_same_generator_in_float32_to
     for dtype in (torch.float64, torch.float32):
         batch = torch.stack([A, B]).to(dtype)
         g = torch.Generator().manual_seed(5)
-        outs[dtype] = out = edlrr.nuclear_norm(batch, **MATVEC, lanczos_steps=20, generator=g)
+        outs[dtype] = out = edlrr.nuclear_norm(batch, **matvec(lanczos_steps=20), generator=g)
         g = torch.Generator().manual_seed(5)
-        loop = torch.stack([edlrr.nuclear_norm(X.to(dtype), **MATVEC, lanczos_steps=20, generator=g) for X in (A, B)])
+        loop = torch.stack([edlrr.nuclear_norm(X.to(dtype), **matvec(lanczos_steps=20), generator=g)
+                            for X in (A, B)])
         torch.testing.assert_close(out, loop, rtol=1e-5 if dtype == torch.float32 else 1e-12, atol=0)
     assert outs[torch.float32].dtype == torch.float32
     # accuracy in both dtypes with the preset's 50 steps: float32 within 2e-4 (its products'
     # rounding), float64 within 1e-4, on the decaying spectrum (3 seeds)
     truth = _exact(A, 1)
     for dtype, bound in ((torch.float64, 1e-4), (torch.float32, 2e-4)):
-        errs = [abs(float(edlrr.nuclear_norm(A.to(dtype), **MATVEC, generator=s)) / truth - 1) for s in range(3)]
+        errs = [abs(float(edlrr.nuclear_norm(A.to(dtype), **matvec(), generator=s)) / truth - 1) for s in range(3)]
         assert max(errs) < bound, (dtype, errs)
 
 
 def test_rank_of_an_exactly_low_rank_matrix_and_a_finite_gradient_at_zeros():
     S0 = matrix_with_spectrum(200, 200, torch.where(IDX[:200] <= 20, 1.0 + (20 - IDX[:200]) / 20, 0.0).double(), seed=12)
-    assert float(edlrr.rank(S0, **MATVEC, generator=0)) == pytest.approx(20, abs=1e-9)
+    assert float(edlrr.rank(S0, **matvec(), generator=0)) == pytest.approx(20, abs=1e-9)
     S = S0.clone().requires_grad_()
-    edlrr.schatten(S, 0.5, **MATVEC, generator=0).backward()
+    edlrr.schatten(S, 0.5, **matvec(), generator=0).backward()
     assert torch.isfinite(S.grad).all()
 
 
 def test_the_same_seed_the_same_value_and_a_wide_matrix_on_its_smaller_side():
     S = matrix_with_spectrum(80, 200, 0.85 ** torch.arange(80, dtype=torch.float64), seed=13)
-    a = edlrr.nuclear_norm(S, **MATVEC, generator=3)
-    b = edlrr.nuclear_norm(S.T, **MATVEC, generator=3)
-    assert float(a) == float(edlrr.nuclear_norm(S, **MATVEC, generator=3))
+    a = edlrr.nuclear_norm(S, **matvec(), generator=3)
+    b = edlrr.nuclear_norm(S.T, **matvec(), generator=3)
+    assert float(a) == float(edlrr.nuclear_norm(S, **matvec(), generator=3))
     assert float(a) == pytest.approx(float(b), rel=1e-12)  # both work with the 80 x 80 Gram side
     assert float(a) == pytest.approx(_exact(S, 1), rel=1e-3)
 
 
 def test_bad_options_name_the_problem():
-    with pytest.raises(ValueError, match="head must be one of"):
-        edlrr.resolve_settings("matvec", head="range")
-    assert edlrr.resolve_settings("fast", head="lanczos").quadrature == "extrapolated"  # every rule applies
-    with pytest.raises(ValueError, match="projected"):
-        edlrr.resolve_settings("matvec", tail_gradient="rational")
+    with pytest.raises(ValueError, match="quadrature must be one of"):
+        edlrr.Matvec(quadrature="simpson")
+    assert edlrr.Matvec().quadrature == "extrapolated"  # every rule applies
+    with pytest.raises(ValueError, match="'tail_gradient' is not used by method 'matvec'"):
+        edlrr.nuclear_norm(torch.eye(3, dtype=torch.float64), method="matvec", options={"tail_gradient": "rational"})
     with pytest.raises(ValueError, match="rule must be one of"):
         bidiagonal.spectral_sum(torch.eye(3, dtype=torch.float64), _RANK_FUNCTION, probes=1, lanczos_steps=2,
                                 rule="lobatto")
@@ -167,11 +173,11 @@ def test_bad_options_name_the_problem():
         bidiagonal.spectral_sum(torch.ones(4, 3, dtype=torch.float64), _RANK_FUNCTION, probes=1, lanczos_steps=2)
 
 
-def test_the_matvec_preset_counts_100_products():
+def test_the_matvec_method_counts_100_products():
     from edlrr_bench.experiments.fast import products
-    assert products(edlrr.resolve_settings("matvec"), 1000) == 100
-    assert products(edlrr.resolve_settings("matvec"), 1000, nuclear=True) == 100
-    assert products(edlrr.resolve_settings("matvec", probes=2, lanczos_steps=25), 1000) == 100
+    assert products(edlrr.plan((1000, 1000), "matvec", function="schatten"), 1000) == 100
+    assert products(edlrr.plan((1000, 1000), "matvec", function="nuclear_norm"), 1000) == 100
+    assert products(edlrr.plan((1000, 1000), "matvec", {"probes": 2, "lanczos_steps": 25}), 1000) == 100
 
 
 def test_schatten2_gradient_is_exactly_2S_head_plus_projected_tail():
@@ -180,7 +186,7 @@ def test_schatten2_gradient_is_exactly_2S_head_plus_projected_tail():
     add up to 2 S on a full-rank matrix whose head converges only in part."""
     S0 = matrix_with_spectrum(200, 260, 0.95 ** torch.arange(200, dtype=torch.float64), seed=14)
     S = S0.clone().requires_grad_()
-    v = edlrr.schatten(S, 2, **MATVEC, lanczos_steps=30, generator=0)
+    v = edlrr.schatten(S, 2, **matvec(lanczos_steps=30), generator=0)
     v.backward()
     assert float(v) == pytest.approx(float(S0.square().sum()), rel=1e-12)
     torch.testing.assert_close(S.grad, 2 * S0, atol=1e-10, rtol=0)
@@ -195,7 +201,7 @@ def test_one_probe_error_estimate_covers_the_truth(sigma):
     truth = _exact(S, 1)
     covered = 0
     for seed in range(50):
-        v, se = edlrr.nuclear_norm(S, **MATVEC, generator=seed, return_stderr=True)
+        v, se = edlrr.nuclear_norm(S, **matvec(), generator=seed, return_stderr=True)
         assert 0 < float(se) < 0.05 * truth
         covered += abs(float(v) - truth) <= 1.96 * float(se)
     assert covered >= 45, covered
@@ -208,11 +214,11 @@ def test_batched_gradient_over_several_runs_equals_the_loop():
     B = matrix_with_spectrum(90, 110, 1.0 / torch.arange(1, 91, dtype=torch.float64), seed=17)
     X = torch.stack([A, B]).requires_grad_()
     g = torch.Generator().manual_seed(9)
-    edlrr.schatten(X, 0.5, **MATVEC, probes=3, lanczos_steps=15, generator=g).sum().backward()
+    edlrr.schatten(X, 0.5, **matvec(probes=3, lanczos_steps=15), generator=g).sum().backward()
     g = torch.Generator().manual_seed(9)
     for i, M in enumerate((A, B)):
         Y = M.clone().requires_grad_()
-        edlrr.schatten(Y, 0.5, **MATVEC, probes=3, lanczos_steps=15, generator=g).backward()
+        edlrr.schatten(Y, 0.5, **matvec(probes=3, lanczos_steps=15), generator=g).backward()
         torch.testing.assert_close(X.grad[i], Y.grad, rtol=1e-10, atol=1e-12)
 
 
@@ -224,7 +230,7 @@ def test_a_decay_down_to_the_rank_tolerance_is_exact_once_the_steps_reach_it():
     sigma = 0.6 ** torch.arange(300, dtype=torch.float64)
     S0 = matrix_with_spectrum(300, 300, sigma, seed=21)
     assert _exact(S0, 0) == 60
-    opts = dict(MATVEC, lanczos_steps=80)
+    opts = matvec(lanczos_steps=80)
     for seed in range(3):
         assert float(edlrr.rank(S0, **opts, generator=seed)) == 60
         for p in (0.5, 1.0):
@@ -244,13 +250,13 @@ def test_linear_h_is_exact_and_a_tail_below_rounding_is_not_amplified():
     the estimate is not that rounding times f'(lambda) of a tiny node."""
     S = matrix_with_spectrum(300, 300, IDX ** -2.0, seed=22)
     for seed in range(3):
-        value = edlrr.schatten(S, 2.0, **MATVEC, lanczos_steps=100, generator=seed)
+        value = edlrr.schatten(S, 2.0, **matvec(lanczos_steps=100), generator=seed)
         assert float(value) == pytest.approx(_exact(S, 2), rel=1e-12)
     sigma = 0.9 ** torch.arange(500, dtype=torch.float64)
     S = matrix_with_spectrum(500, 500, sigma, seed=23)
     for seed in range(3):
         for p in (0.5, 1.0):
-            value = edlrr.schatten(S, p, **MATVEC, lanczos_steps=200, generator=seed)
+            value = edlrr.schatten(S, p, **matvec(lanczos_steps=200), generator=seed)
             assert float(value) == pytest.approx(_exact(S, p), rel=1e-4)
 
 
@@ -262,7 +268,7 @@ def test_a_singular_value_at_the_tolerance_is_counted_or_covered_by_the_error_es
     truth = _exact(S, 0)
     assert truth in (85, 86, 87)
     for seed in range(4):
-        value, stderr = edlrr.rank(S, **MATVEC, lanczos_steps=100, generator=seed, return_stderr=True)
+        value, stderr = edlrr.rank(S, **matvec(lanczos_steps=100), generator=seed, return_stderr=True)
         assert abs(float(value) - truth) <= 1.96 * float(stderr) + 1e-9
         assert float(value) == pytest.approx(truth, abs=1e-9)
 

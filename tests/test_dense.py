@@ -1,4 +1,4 @@
-"""The dense path of internals="krylov" (``dense_below``, edlrr.krylov.dense_spectral_sum):
+"""The dense path (method="dense", and "auto" up to ``dense_below``, edlrr.krylov.dense_spectral_sum):
 eigenvalues of the float64 Gram matrix, checked against exact SVDs (values and gradients)."""
 import pytest
 import torch
@@ -9,7 +9,7 @@ from conftest import assert_rel_close, matrix_with_spectrum
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-DENSE = {"preset": "fast", "dense_below": 10**6}
+DENSE = {"method": "dense"}
 
 
 def _exact_gradient(S, fn):
@@ -86,19 +86,19 @@ def test_degenerate_spectra_give_finite_gradients(case):
         assert torch.allclose(X.grad, S, atol=1e-10)
 
 
-def test_preset_switches_at_dense_below():
-    """preset="fast" computes min(m, n) <= dense_below densely (error estimate 0), larger ones by
-    Lanczos quadrature (a positive error estimate)."""
+def test_auto_switches_at_dense_below():
+    """method="auto" computes min(m, n) <= dense_below densely (error estimate 0), larger ones by
+    the polar iteration (a positive error estimate)."""
     g = torch.Generator().manual_seed(4)
-    limit = edlrr.PRESETS["fast"].dense_below
+    limit = edlrr.Auto().dense_below
     small = torch.randn(limit, limit + 40, dtype=torch.float64, generator=g)
-    value, stderr = edlrr.nuclear_norm(small, preset="fast", generator=0, return_stderr=True)
+    value, stderr = edlrr.nuclear_norm(small, method="auto", generator=0, return_stderr=True)
     assert float(stderr) == 0.0
     assert_rel_close(value, edlrr.exact.nuclear_norm(small), 1e-12, f"dense at {limit}")
     large = torch.randn(limit + 1, limit + 40, dtype=torch.float64, generator=g)
-    value, stderr = edlrr.nuclear_norm(large, preset="fast", generator=0, return_stderr=True)
+    value, stderr = edlrr.nuclear_norm(large, method="auto", generator=0, return_stderr=True)
     assert float(stderr) > 0.0
-    assert_rel_close(value, edlrr.exact.nuclear_norm(large), 1e-2, f"Lanczos at {limit + 1}")
+    assert_rel_close(value, edlrr.exact.nuclear_norm(large), 1e-2, f"polar at {limit + 1}")
 
 
 def test_dense_spectral_sum_rejects_the_larger_side():

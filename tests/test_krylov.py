@@ -1,4 +1,4 @@
-"""internals="krylov" (preset="fast", edlrr.krylov): deflated stochastic Lanczos quadrature,
+"""method="krylov" (edlrr.krylov): deflated stochastic Lanczos quadrature,
 checked against exact SVDs (values, gradients, ranks) and its own building blocks."""
 import math
 
@@ -12,8 +12,13 @@ from conftest import assert_rel_close, matrix_with_spectrum
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-# the preset on its Lanczos path at every size (it computes matrices up to dense_below densely)
-FAST = {"preset": "fast", "dense_below": 0, "nuclear_internals": None}  # the Lanczos estimator at every size, for the nuclear norm too
+
+
+def lanczos(**fields):
+    """method="krylov" with the given edlrr.Krylov fields: the Lanczos estimator at every size
+    (method="auto" computes matrices up to dense_below densely), for the nuclear norm too."""
+    return {"method": "krylov", "options": edlrr.Krylov(**fields)}
+
 
 N = 200
 IDX = torch.arange(1, N + 1, dtype=torch.float64)
@@ -39,7 +44,7 @@ def _median_rel_error(fn, truth, seeds=range(8)):
 def test_schatten_matches_svd(spectrum, p):
     S = _mat(spectrum)
     truth = float(edlrr.exact.schatten(S, p))
-    err = _median_rel_error(lambda s: edlrr.schatten(S, p, **FAST, generator=s), truth)
+    err = _median_rel_error(lambda s: edlrr.schatten(S, p, **lanczos(), generator=s), truth)
     assert err <= 2e-2, f"{spectrum} p={p}: median relative error {err:.3g}"
 
 
@@ -48,7 +53,7 @@ def test_fast_decay_is_nearly_exact(spectrum):
     # the range finder captures everything that matters: error far below Hutchinson's
     S = _mat(spectrum)
     truth = float(edlrr.exact.nuclear_norm(S))
-    assert _median_rel_error(lambda s: edlrr.nuclear_norm(S, **FAST, generator=s), truth) <= 1e-4
+    assert _median_rel_error(lambda s: edlrr.nuclear_norm(S, **lanczos(), generator=s), truth) <= 1e-4
 
 
 @pytest.mark.parametrize("name,params", [
@@ -63,7 +68,7 @@ def test_lrr_quadrature_where_taylor_diverges(name, params):
     S = _mat("flat")
     h = edlrr.penalty(name, **params)
     truth = float(edlrr.exact.lrr(S, h))
-    err = _median_rel_error(lambda s: edlrr.lrr(S, h, **FAST, generator=s), truth)
+    err = _median_rel_error(lambda s: edlrr.lrr(S, h, **lanczos(), generator=s), truth)
     assert err <= 1e-2, f"{name}: {err:.3g}"
 
 
@@ -71,7 +76,7 @@ def test_lrr_quadrature_where_taylor_diverges(name, params):
 def test_exactly_low_rank_is_exact(r):
     sigma = torch.linspace(2, 1, r, dtype=torch.float64)
     S = matrix_with_spectrum(300, 250, sigma, seed=r)
-    opts = dict(FAST, sketch=r + 10, generator=0)
+    opts = dict(lanczos(sketch=r + 10), generator=0)
     assert float(edlrr.rank(S, **opts)) == r
     for p in [0.5, 1, 2]:  # against sum sigma^p (svdvals adds sqrt(rounding) at p = 0.5)
         assert_rel_close(edlrr.schatten(S, p, **opts), (sigma ** p).sum(), 1e-8, f"p={p}")
@@ -80,12 +85,12 @@ def test_exactly_low_rank_is_exact(r):
 
 def test_rank_of_full_rank_matrix_is_exact_with_sphere_probes():
     S = _mat("flat")  # every tail probe gives exactly the tail dimension
-    assert float(edlrr.rank(S, **FAST, generator=3)) == pytest.approx(N, abs=1e-9)
+    assert float(edlrr.rank(S, **lanczos(), generator=3)) == pytest.approx(N, abs=1e-9)
 
 
 def test_small_matrix_uses_the_exact_singular_values():
     S = torch.randn(40, 70, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    value, stderr = edlrr.nuclear_norm(S, **FAST, return_stderr=True)
+    value, stderr = edlrr.nuclear_norm(S, **lanczos(), return_stderr=True)
     assert_rel_close(value, edlrr.exact.nuclear_norm(S), 1e-12)
     assert float(stderr) == 0.0
 
@@ -103,7 +108,7 @@ def test_gradient_of_low_rank_matrix_is_exact(r):
         ref = (U * (p * sigma ** (p - 1))) @ V.T
         for dtype, tol in [(torch.float64, 1e-10), (torch.float32, 1e-4)]:
             X = S.to(dtype).detach().clone().requires_grad_()
-            edlrr.schatten(X, p, **FAST, generator=0).backward()
+            edlrr.schatten(X, p, **lanczos(), generator=0).backward()
             rel = float((X.grad.double() - ref).norm() / ref.norm())
             assert rel <= tol, f"p={p} {dtype}: gradient error {rel:.3g}"
 
@@ -117,21 +122,20 @@ def test_gradient_cosine_for_schatten_2_and_3(spectrum, mode):
         edlrr.exact.schatten(S, p).backward()
         ref = S.grad.clone()
         S.grad = None
-        edlrr.schatten(S, p, **FAST, generator=0, tail_gradient=mode).backward()
+        edlrr.schatten(S, p, **lanczos(tail_gradient=mode), generator=0).backward()
         cos = torch.nn.functional.cosine_similarity(S.grad.flatten(), ref.flatten(), 0)
         assert cos >= 0.99, f"{spectrum} p={p}: cosine {float(cos):.4f}"
 
 
 @pytest.mark.parametrize("fn", [
-    lambda S: edlrr.nuclear_norm(S, **FAST, generator=0),
-    lambda S: edlrr.schatten(S, 0.5, **FAST, generator=0),
-    lambda S: edlrr.lrr(S, "logarithm", **FAST, generator=0),
-    lambda S: edlrr.rank(S, **FAST, generator=0),
+    lambda S, kw: edlrr.nuclear_norm(S, **kw, generator=0),
+    lambda S, kw: edlrr.schatten(S, 0.5, **kw, generator=0),
+    lambda S, kw: edlrr.lrr(S, "logarithm", **kw, generator=0),
+    lambda S, kw: edlrr.rank(S, **kw, generator=0),
 ])
 @pytest.mark.parametrize("case", ["zero", "repeated", "rank_one"])
 @pytest.mark.parametrize("mode", ["projected", "stochastic", "rational"])
-def test_finite_gradients_on_degenerate_spectra(fn, case, mode, monkeypatch):
-    monkeypatch.setitem(edlrr.PRESETS, "fast", edlrr.resolve_settings("fast", tail_gradient=mode))
+def test_finite_gradients_on_degenerate_spectra(fn, case, mode):
     if case == "zero":
         S = torch.zeros(150, 120, dtype=torch.float64)
     elif case == "repeated":
@@ -139,7 +143,7 @@ def test_finite_gradients_on_degenerate_spectra(fn, case, mode, monkeypatch):
     else:
         S = matrix_with_spectrum(150, 120, torch.tensor([2.0], dtype=torch.float64))
     S.requires_grad_()
-    value = fn(S)
+    value = fn(S, lanczos(tail_gradient=mode))
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(S.grad).all()
 
@@ -147,25 +151,25 @@ def test_finite_gradients_on_degenerate_spectra(fn, case, mode, monkeypatch):
 def test_float32_error_within_twice_float64():
     S = _mat("power")
     truth = float(edlrr.exact.nuclear_norm(S))
-    e64 = _median_rel_error(lambda s: edlrr.nuclear_norm(S, **FAST, generator=s), truth, range(12))
-    e32 = _median_rel_error(lambda s: edlrr.nuclear_norm(S.float(), **FAST, generator=s), truth, range(12))
+    e64 = _median_rel_error(lambda s: edlrr.nuclear_norm(S, **lanczos(), generator=s), truth, range(12))
+    e32 = _median_rel_error(lambda s: edlrr.nuclear_norm(S.float(), **lanczos(), generator=s), truth, range(12))
     assert e32 <= 2 * e64 + 1e-5, (e32, e64)
 
 
 def test_batched_equals_loop_and_same_seed_same_value():
     S = torch.stack([_mat("power", seed=s) for s in range(3)])
-    batched = edlrr.nuclear_norm(S, **FAST, generator=torch.Generator().manual_seed(5))
+    batched = edlrr.nuclear_norm(S, **lanczos(), generator=torch.Generator().manual_seed(5))
     g = torch.Generator().manual_seed(5)
-    loop = torch.stack([edlrr.nuclear_norm(S[i], **FAST, generator=g) for i in range(3)])
+    loop = torch.stack([edlrr.nuclear_norm(S[i], **lanczos(), generator=g) for i in range(3)])
     torch.testing.assert_close(batched, loop)
-    assert float(edlrr.nuclear_norm(S[0], **FAST, generator=7)) == float(
-        edlrr.nuclear_norm(S[0], **FAST, generator=7))
+    assert float(edlrr.nuclear_norm(S[0], **lanczos(), generator=7)) == float(
+        edlrr.nuclear_norm(S[0], **lanczos(), generator=7))
 
 
 def test_tall_and_wide_agree():
     S = _mat("power")
-    a = edlrr.nuclear_norm(S, **FAST, generator=2)
-    b = edlrr.nuclear_norm(S.T, **FAST, generator=2)
+    a = edlrr.nuclear_norm(S, **lanczos(), generator=2)
+    b = edlrr.nuclear_norm(S.T, **lanczos(), generator=2)
     torch.testing.assert_close(a, b)
 
 
@@ -174,15 +178,15 @@ def test_standard_error_interval_covers_the_truth():
     truth = float(edlrr.exact.nuclear_norm(S))
     covered = 0
     for s in range(60):
-        v, se = edlrr.nuclear_norm(S, **FAST, sketch=8, generator=s, return_stderr=True)
+        v, se = edlrr.nuclear_norm(S, **lanczos(sketch=8), generator=s, return_stderr=True)
         covered += abs(float(v) - truth) <= 1.96 * float(se)
     assert covered >= 0.85 * 60, covered
 
 
 def test_paper_internals_return_stderr_of_their_samples():
     S = _mat("power")
-    value, stderr = edlrr.nuclear_norm(S, preset="paper", probes=32, generator=0, return_stderr=True)
-    samples = edlrr.estimators.schatten_samples(S, 1, preset="paper", probes=32, generator=0)
+    value, stderr = edlrr.nuclear_norm(S, method="paper", options={"probes": 32}, generator=0, return_stderr=True)
+    samples = edlrr.estimators.schatten_samples(S, 1, method="paper", options={"probes": 32}, generator=0)
     torch.testing.assert_close(value, samples.mean(-1))
     torch.testing.assert_close(stderr, samples.std(-1) / math.sqrt(32))
 
@@ -222,13 +226,13 @@ def test_lanczos_basis_is_orthonormal_and_tridiagonalises():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(preset="fast", probe_kind="rademacher"), "sphere probes"),
-    (dict(preset="fast", side="left"), "smaller Gram side"),
-    (dict(preset="fast", sketch=-1), "sketch must be"),
-    (dict(preset="fast", lanczos_steps=0), "lanczos_steps must be"),
-    (dict(preset="fast", tail_gradient="exact"), "tail_gradient must be"),
-    (dict(preset="fast", dense_below=-1), "dense_below must be"),
-    (dict(preset="fast", quadrature="simpson"), "quadrature must be"),
+    (dict(method="krylov", options={"probe_kind": "rademacher"}), "'probe_kind' is not used by method 'krylov'"),
+    (dict(method="krylov", options={"side": "left"}), "'side' is not used by method 'krylov'"),
+    (dict(method="krylov", options={"sketch": -1}), "sketch must be"),
+    (dict(method="krylov", options={"lanczos_steps": 0}), "lanczos_steps must be"),
+    (dict(method="krylov", options={"tail_gradient": "exact"}), "tail_gradient must be"),
+    (dict(method="auto", options={"dense_below": -1}), "dense_below must be"),
+    (dict(method="krylov", options={"quadrature": "simpson"}), "quadrature must be"),
 ])
 def test_bad_krylov_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -245,8 +249,8 @@ def test_expansion_must_match_internals():
         edlrr.estimators.schatten_samples(S, 1, method="krylov")
 
 
-def test_regularizer_module_with_fast_preset():
-    reg = edlrr.LowRankRegularizer("gamma_nuclear", weight=0.5, **FAST, seed=0,
+def test_regularizer_module_with_the_lanczos_estimator():
+    reg = edlrr.LowRankRegularizer("gamma_nuclear", weight=0.5, **lanczos(), seed=0,
                                    penalty_params=dict(gamma=0.1))
     S = _mat("flat").requires_grad_()
     loss = reg(S)
@@ -257,11 +261,13 @@ def test_regularizer_module_with_fast_preset():
         edlrr.LowRankRegularizer("laplace", method="fast", options={"expansion": "taylor"})
 
 
-def test_fast_preset_is_documented_and_one_word_away():
-    s = edlrr.PRESETS["fast"]
-    assert (s.internals, s.probes, s.sketch, s.power_iters, s.lanczos_steps, s.dense_below) == (
-        "krylov", 8, 64, 1, 30, 1024)
-    assert edlrr.resolve_settings("fast", probes=4).probes == 4
+def test_auto_is_documented_and_one_word_away():
+    a = edlrr.Auto()
+    s = a.krylov
+    assert (s.probes, s.sketch, s.power_iters, s.lanczos_steps, a.dense_below, a.nuclear) == (
+        8, 64, 1, 30, 1024, "polar")
+    assert edlrr.options.options_for("fast") == a
+    assert edlrr.options.options_for("auto", {"krylov": {"probes": 4}}).krylov.probes == 4
 
 
 def test_gauss_and_gauss_radau_bracket_sqrt():
@@ -298,8 +304,8 @@ def test_nuclear_gradient_is_aligned_with_the_exact_one(spectrum, floor):
         cos[mode] = []
         for s in range(5):
             S = S0.clone().requires_grad_()
-            edlrr.nuclear_norm(S, **FAST, sketch=16, probes=16, lanczos_steps=15, generator=s,
-                               tail_gradient=mode).backward()
+            edlrr.nuclear_norm(S, **lanczos(sketch=16, probes=16, lanczos_steps=15, tail_gradient=mode),
+                               generator=s).backward()
             cos[mode].append(float(torch.nn.functional.cosine_similarity(S.grad.flatten(), ref.flatten(), 0)))
     assert np.median(cos["projected"]) >= floor, cos
     assert np.median(cos["stochastic"]) >= 0.3, cos
@@ -310,12 +316,12 @@ def test_projected_tail_gradient_of_schatten_2_is_exact_and_values_do_not_depend
     """h = sigma^2: the true tail gradient 2 X_t lies in span{X_t}, so the projection is exact."""
     S0 = _mat("power")
     S = S0.clone().requires_grad_()
-    value = edlrr.schatten(S, 2, **FAST, generator=0)
+    value = edlrr.schatten(S, 2, **lanczos(), generator=0)
     value.backward()
     assert float((S.grad - 2 * S0).norm() / (2 * S0).norm()) <= 1e-12
     for fn in (lambda X, **kw: edlrr.nuclear_norm(X, **kw), lambda X, **kw: edlrr.lrr(X, "laplace", **kw)):
-        a = fn(S0, **FAST, generator=3, tail_gradient="projected")
-        b = fn(S0, **FAST, generator=3, tail_gradient="stochastic")
+        a = fn(S0, **lanczos(tail_gradient="projected"), generator=3)
+        b = fn(S0, **lanczos(tail_gradient="stochastic"), generator=3)
         assert float(a) == float(b)
 
 
@@ -329,7 +335,7 @@ def test_projected_tail_gradient_matches_the_projection_of_the_exact_gradient():
     # tolerances: 1e-3 of the flat tail's sum (0.19), 1e-4 of the power spectrum's value
     for spectrum, tol in ((S0, 1.9e-4), (_mat("power"), 6e-4)):
         S = spectrum.clone().requires_grad_()
-        value = edlrr.nuclear_norm(S, **FAST, sketch=10, generator=0)
+        value = edlrr.nuclear_norm(S, **lanczos(sketch=10), generator=0)
         value.backward()
         assert abs(float((S.grad * spectrum).sum() - value)) <= tol
     exact = S0.clone().requires_grad_()
@@ -340,7 +346,7 @@ def test_projected_tail_gradient_matches_the_projection_of_the_exact_gradient():
 
 def _grad_fast(S0):
     S = S0.clone().requires_grad_()
-    edlrr.nuclear_norm(S, **FAST, sketch=10, generator=0).backward()
+    edlrr.nuclear_norm(S, **lanczos(sketch=10), generator=0).backward()
     return S.grad
 
 
@@ -358,8 +364,8 @@ def test_quadrature_error_isolates_the_function_approximation():
     assert float(full) <= 1e-10
     errs = [float(krylov.quadrature_error(S, sqrt, lanczos_steps=d, generator=0, **kw)) for d in (3, 8, 20)]
     assert errs[0] > errs[1] > errs[2] > 0, errs
-    total = abs(float(edlrr.nuclear_norm(S, **FAST, generator=0, sketch=8, power_iters=0, probes=4,
-                                         lanczos_steps=20)) / float(edlrr.exact.nuclear_norm(S)) - 1)
+    value = edlrr.nuclear_norm(S, **lanczos(sketch=8, power_iters=0, probes=4, lanczos_steps=20), generator=0)
+    total = abs(float(value) / float(edlrr.exact.nuclear_norm(S)) - 1)
     assert errs[2] < total, (errs[2], total)
 
 
@@ -388,11 +394,11 @@ def test_rational_tail_gradient_aligns_with_the_exact_one(name):
     fn = RATIONAL_CASES[name]
     S0 = _gaussian_and_decay()
     exact = S0.clone().requires_grad_()
-    fn(exact, preset="fast").sum().backward()  # dense path: exact (tests/test_dense.py)
+    fn(exact, method="dense").sum().backward()  # dense path: exact (tests/test_dense.py)
     cos, values = {}, {}
     for mode in ("projected", "rational"):
         S = S0.clone().requires_grad_()
-        value = fn(S, **FAST, generator=1, tail_gradient=mode)
+        value = fn(S, **lanczos(tail_gradient=mode), generator=1)
         value.sum().backward()
         values[mode] = value.detach()
         cos[mode] = torch.nn.functional.cosine_similarity(S.grad.flatten(1), exact.grad.flatten(1), 1)
@@ -406,19 +412,19 @@ def test_rational_tail_gradient_batched_equals_loop_and_float32_tracks_float64()
     grads = {}
     for dtype in (torch.float64, torch.float32):
         S = S0.to(dtype).detach().clone().requires_grad_()
-        edlrr.nuclear_norm(S, **FAST, generator=2, tail_gradient="rational").sum().backward()
+        edlrr.nuclear_norm(S, **lanczos(tail_gradient="rational"), generator=2).sum().backward()
         grads[dtype] = S.grad.double()
     # the batch's first element draws first from the generator: alone, it gets the same numbers
     S = S0[0].clone().requires_grad_()
-    edlrr.nuclear_norm(S, **FAST, generator=2, tail_gradient="rational").backward()
+    edlrr.nuclear_norm(S, **lanczos(tail_gradient="rational"), generator=2).backward()
     assert float((S.grad - grads[torch.float64][0]).norm() / S.grad.norm()) <= 1e-10
     exact = S0.clone().requires_grad_()
-    edlrr.nuclear_norm(exact, preset="fast").sum().backward()
+    edlrr.nuclear_norm(exact, method="dense").sum().backward()
     err = {d: float((g - exact.grad).norm() / exact.grad.norm()) for d, g in grads.items()}
     assert err[torch.float32] <= 2 * err[torch.float64], err
     # the nuclear norm's gradient does not depend on the scale; neither does the rational fit
     S = (1e-6 * S0).float().requires_grad_()
-    edlrr.nuclear_norm(S, **FAST, generator=2, tail_gradient="rational").sum().backward()
+    edlrr.nuclear_norm(S, **lanczos(tail_gradient="rational"), generator=2).sum().backward()
     assert float((S.grad.double() - grads[torch.float32]).norm() / grads[torch.float32].norm()) <= 1e-3
 
 
@@ -447,7 +453,7 @@ def test_float32_tail_trace_is_accurate_on_a_million_entries():
     E = torch.randn(1024, 1024, generator=g, dtype=torch.float64)
     S = U @ V.T + 1e-2 * E / torch.linalg.matrix_norm(E, ord=2)
     truth = float(torch.linalg.svdvals(S).sum())
-    err = {dtype: np.median([abs(float(edlrr.nuclear_norm(S.to(dtype), **FAST, generator=s)) - truth) / truth
+    err = {dtype: np.median([abs(float(edlrr.nuclear_norm(S.to(dtype), **lanczos(), generator=s)) - truth) / truth
                              for s in range(4)]) for dtype in (torch.float64, torch.float32)}
     assert err[torch.float32] <= 2 * err[torch.float64] + 1e-4, err
 
@@ -526,7 +532,7 @@ def test_quadrature_option_changes_the_value_not_the_products_or_the_gradient():
     out = {}
     for rule in krylov.QUADRATURES:
         S = S0.clone().requires_grad_()
-        v = edlrr.lrr(S, "laplace", **FAST, quadrature=rule, sketch=16, probes=8, lanczos_steps=10, generator=3)
+        v = edlrr.lrr(S, "laplace", **lanczos(quadrature=rule, sketch=16, probes=8, lanczos_steps=10), generator=3)
         v.backward()
         out[rule] = (float(v), S.grad)
     truth = float(edlrr.exact.lrr(S0, edlrr.penalty("laplace")))
@@ -536,7 +542,7 @@ def test_quadrature_option_changes_the_value_not_the_products_or_the_gradient():
         assert abs(out[rule][0] / truth - 1) < (0.1 if rule == "radau" else 0.05), (rule, out[rule][0], truth)
         torch.testing.assert_close(out[rule][1], out["gauss"][1])
     assert out["radau"][0] < out["gauss-radau"][0] < out["gauss"][0]
-    assert edlrr.PRESETS["fast"].quadrature == "extrapolated"
+    assert edlrr.Krylov().quadrature == "extrapolated"
 
 
 def test_pinching_error_vanishes_on_an_invariant_head_and_has_the_sign_of_the_curvature():

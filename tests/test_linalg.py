@@ -86,9 +86,10 @@ def test_newton_schulz_early_exit_matches_full_run():
 def test_schatten_samples_average_to_the_estimate():
     S = torch.randn(12, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     for p in (0, 1, 3):
-        samples = edlrr.estimators.schatten_samples(S, p, probes=32, generator=5)
+        samples = edlrr.estimators.schatten_samples(S, p, method="paper", options={"probes": 32}, generator=5)
         assert samples.shape == (32,)
-        torch.testing.assert_close(samples.mean(), edlrr.schatten(S, p, probes=32, generator=5))
+        torch.testing.assert_close(samples.mean(), edlrr.schatten(S, p, method="paper", options={"probes": 32},
+                                                                   generator=5))
 
 
 def test_projector_recurrence_equals_proposition_1():

@@ -8,20 +8,20 @@ from conftest import assert_rel_close, matrix_with_spectrum
 
 def test_module_is_weighted_estimate_and_repeatable():
     S = matrix_with_spectrum(30, 20, torch.linspace(1, 0.1, 20))
-    reg_a = edlrr.LowRankRegularizer("nuclear", weight=0.5, seed=3, probes=16)
-    reg_b = edlrr.LowRankRegularizer("nuclear", weight=0.5, seed=3, probes=16)
+    reg_a = edlrr.LowRankRegularizer("nuclear", weight=0.5, seed=3, method="paper", options={"probes": 16})
+    reg_b = edlrr.LowRankRegularizer("nuclear", weight=0.5, seed=3, method="paper", options={"probes": 16})
     a1, a2 = reg_a(S), reg_a(S)
     assert not torch.equal(a1, a2)  # fresh probes on every call
     assert torch.equal(a1, reg_b(S)) and torch.equal(a2, reg_b(S))  # same seed, same run
     g = torch.Generator().manual_seed(3)
-    torch.testing.assert_close(a1, 0.5 * edlrr.nuclear_norm(S, probes=16, generator=g))
+    torch.testing.assert_close(a1, 0.5 * edlrr.nuclear_norm(S, method="paper", options={"probes": 16}, generator=g))
 
 
 def test_module_in_a_training_step():
     torch.manual_seed(0)
     W = torch.nn.Parameter(torch.randn(20, 15, dtype=torch.float64))
     reg = edlrr.LowRankRegularizer("laplace", weight=1.0, penalty_params=dict(gamma=1.0),
-                                   expansion="laguerre", seed=0, probes=64)
+                                   options=edlrr.Paper(expansion="laguerre", probes=64), seed=0)
     opt = torch.optim.SGD([W], lr=0.05)
     before = float(edlrr.exact.lrr(W.detach(), "laplace", gamma=1.0))
     for _ in range(20):
@@ -70,11 +70,11 @@ def test_module_validates_weight_and_seed():
 
 def test_module_validates_at_construction():
     with pytest.raises(ValueError, match="probes must be >= 1"):
-        edlrr.LowRankRegularizer(probes=0)
+        edlrr.LowRankRegularizer(method="paper", options={"probes": 0})
     with pytest.raises(ValueError, match="unknown penalty"):
         edlrr.LowRankRegularizer("nope")
     with pytest.raises(ValueError, match="expansion must be"):
-        edlrr.LowRankRegularizer(expansion="fourier")
+        edlrr.LowRankRegularizer(method="paper", options={"expansion": "fourier"})
 
 
 def test_exact_module():

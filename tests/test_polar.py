@@ -1,4 +1,4 @@
-"""The deflated polar iteration for the nuclear norm (internals="polar", edlrr.polar), against
+"""The deflated polar iteration for the nuclear norm (method="polar", edlrr.polar), against
 the exact SVD: value, gradient U V^T, batches, dtypes, degenerate spectra and bad input."""
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torch
 import edlrr
 from edlrr import polar
 
-POLAR = dict(preset="fast", dense_below=0, nuclear_internals="polar")
+POLAR = dict(method="polar")  # the polar iteration at every size (method="auto" computes up to dense_below densely)
 
 
 def _orth(n, r, g):
@@ -50,9 +50,10 @@ def minimal_norm_gradient(S, rtol=1e-10):
     return U[:, :r] @ Vh[:r]
 
 
-def estimate(S, **options):
+def estimate(S, **fields):
+    """Value, error estimate and gradient of method="polar" with the given edlrr.Polar fields."""
     X = S.detach().clone().requires_grad_(True)
-    v, se = edlrr.nuclear_norm(X, generator=0, return_stderr=True, **{**POLAR, **options})
+    v, se = edlrr.nuclear_norm(X, generator=0, return_stderr=True, method="polar", options=edlrr.Polar(**fields))
     v.backward()
     return float(v.detach()), float(se), X.grad
 
@@ -90,7 +91,7 @@ def test_the_designs_of_auto():
     devs = [polar.odd_coefficients(lower, degrees)[1] for lower, degrees in polar.DESIGNS]
     assert np.allclose(devs, [0.041, 0.036, 0.020, 0.015, 0.006], atol=1e-3)
     assert [polar.design_products(d) for _, d in polar.DESIGNS] == [9, 10, 11, 12, 15]
-    assert edlrr.resolve_settings("fast").polar_steps == "auto"
+    assert edlrr.Polar().steps == "auto" and edlrr.Auto().polar.steps == "auto"
 
 
 @pytest.mark.parametrize("lower,degrees", polar.DESIGNS)
@@ -107,7 +108,7 @@ def test_auto_designs_map_their_interval_near_one(lower, degrees):
 @pytest.mark.parametrize("dtype", ["float64", "bfloat16"])
 def test_value_and_gradient_match_the_svd(name, S, dtype):
     truth, grad = exact(S)
-    v, se, g = estimate(S, polar_dtype=dtype, sketch=32)
+    v, se, g = estimate(S, dtype=dtype, sketch=32)
     assert abs(v - truth) / truth < 1e-2
     assert abs(v - truth) <= 1.96 * se  # the error estimate covers this case
     assert cosine(g, grad) >= 0.99
@@ -119,15 +120,15 @@ def test_better_gradient_than_the_lanczos_path():
     _, grad = exact(S)
     _, _, g_polar = estimate(S, sketch=16)
     X = S.clone().requires_grad_(True)
-    edlrr.nuclear_norm(X, preset="fast", dense_below=0, nuclear_internals=None, sketch=16, generator=0).backward()
+    edlrr.nuclear_norm(X, method="krylov", options={"sketch": 16}, generator=0).backward()
     assert cosine(g_polar, grad) > 0.99 > cosine(X.grad, grad) + 0.05
 
 
 def test_float32_input_within_twice_float64_error():
     S = power_law(256, seed=1)
     truth, grad = exact(S)
-    v64, _, g64 = estimate(S, polar_dtype="float32")
-    v32, _, g32 = estimate(S.float(), polar_dtype="float32")
+    v64, _, g64 = estimate(S, dtype="float32")
+    v32, _, g32 = estimate(S.float(), dtype="float32")
     assert g32.dtype == torch.float32
     assert abs(v32 - truth) <= 2 * abs(v64 - truth) + 1e-5 * truth
     assert cosine(g32.double(), grad) >= cosine(g64, grad) - 1e-3
@@ -144,7 +145,7 @@ def test_rectangular_tall_is_transposed():
 def test_low_rank_within_the_sketch_is_exact():
     S = spectrum_matrix([5.0, 3.0, 2.0, 1.0, 0.5], 200, 240, seed=4)
     truth, _ = exact(S)
-    v, se, g = estimate(S, sketch=16, polar_dtype="float64")
+    v, se, g = estimate(S, sketch=16, dtype="float64")
     assert abs(v - truth) / truth < 1e-8
     assert torch.allclose(g, minimal_norm_gradient(S), atol=1e-8)
     assert se == 0.0
@@ -153,12 +154,12 @@ def test_low_rank_within_the_sketch_is_exact():
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])  # "auto" picks either, by the machine
 def test_zero_and_repeated_singular_values_give_finite_results(dtype):
     Z = torch.zeros(150, 200, dtype=torch.float64)
-    v, se, g = estimate(Z, polar_dtype=dtype)
+    v, se, g = estimate(Z, dtype=dtype)
     assert v == 0.0 and torch.count_nonzero(g) == 0
     S = spectrum_matrix([1.0] * 120 + [0.0] * 30, 150, 200, seed=5)  # repeated ones and exact zeros
     truth, _ = exact(S)
     polar.product_counts.clear()
-    v, se, g = estimate(S, sketch=8, polar_dtype=dtype)
+    v, se, g = estimate(S, sketch=8, dtype=dtype)
     assert torch.isfinite(g).all()
     # every singular value sits at one point of the composition, so the value is off by up to the
     # design's e_T, the bound's worst case: auto takes the 9-product design here (e_T = 0.041;
@@ -174,12 +175,12 @@ def test_a_gap_beyond_the_sketch_is_counted_in_the_error_estimate():
     # composition is near 0
     S = lowrank_noise(240)
     truth, _ = exact(S)
-    v, se, _ = estimate(S, sketch=16, polar_steps=4, polar_lower=0.01)
+    v, se, _ = estimate(S, sketch=16, steps=4, lower=0.01)
     assert v < truth and abs(v - truth) / truth > 1e-2  # the documented failure mode
     assert abs(v - truth) <= 1.96 * se
     # "auto" sees the noise in the quadrature and takes the five-step design (l = 0.003) ...
     polar.product_counts.clear()
-    v, se, _ = estimate(S, sketch=16, polar_extend=0)
+    v, se, _ = estimate(S, sketch=16, extend=0)
     assert dict(polar.product_counts) == {15: 1}
     assert abs(v - truth) / truth < 1e-2 and abs(v - truth) <= 1.96 * se
     # ... or, by default, deflates the four with the top Ritz vectors (those above 0.1 sigma_t:
@@ -190,7 +191,7 @@ def test_a_gap_beyond_the_sketch_is_counted_in_the_error_estimate():
     assert abs(v - truth) / truth < 1e-2 and abs(v - truth) <= 1.96 * se
 
 
-# -- polar_steps="auto" -------------------------------------------------------------------------
+# -- edlrr.Polar(steps="auto") ------------------------------------------------------------------
 
 @pytest.mark.parametrize("x,expected", [
     (np.linspace(0.05, 1.0, 50), (0.03, (5, 5, 5))),  # a flat tail: the cheapest design reaches it
@@ -230,7 +231,7 @@ def test_auto_takes_the_products_the_tail_needs(name, S, allowed):
     # square Gaussian tail (3.7% below 0.03 sigma_t): three quintic steps
     truth, grad = exact(S)
     polar.product_counts.clear()
-    v, se, g = estimate(S, sketch=8, polar_extend=0)
+    v, se, g = estimate(S, sketch=8, extend=0)
     assert set(polar.product_counts) <= allowed and sum(polar.product_counts.values()) == 1
     assert abs(v - truth) / truth < 1e-2 and abs(v - truth) <= 1.96 * se
     assert cosine(g, grad) >= 0.99
@@ -240,8 +241,8 @@ def test_auto_takes_the_products_the_tail_needs(name, S, allowed):
 @pytest.mark.parametrize("x,most,expected", [
     (np.linspace(0.05, 1.0, 50), 48, 0),  # flat: the cheapest design already
     (1.0 / np.arange(1, 201), 48, 9),  # 1/i down to 0.005: l = 0.003, the top to fall by 10: 1 ... 1/9
-    (1.0 / np.arange(1, 201), 4, 4),  # at most polar_extend
-    (1.0 / np.arange(1, 201), 0, 0),  # polar_extend=0
+    (1.0 / np.arange(1, 201), 4, 4),  # at most extend
+    (1.0 / np.arange(1, 201), 0, 0),  # extend=0
     (1.0 / np.arange(1, 61), 48, 0),  # 1/i down to 0.017: 10 products, one above the cheapest
     (np.r_[np.linspace(0.3, 1.0, 5), np.linspace(0.01, 0.1, 3)], 48, 4),  # at most half the nodes
     (np.r_[np.full(10, 0.005), np.linspace(0.9, 1.0, 40)], 48, 0),  # outliers below a flat bulk: the top stays
@@ -281,7 +282,7 @@ def test_batch_with_heads_of_different_sizes():
     S = torch.stack([power_law(600, seed=3), gaussian(600, 600, seed=4) / 50])
     X = S.clone().requires_grad_(True)
     polar.extension_counts.clear()
-    v = edlrr.nuclear_norm(X, generator=0, sketch=8, **POLAR)
+    v = edlrr.nuclear_norm(X, generator=0, method="polar", options={"sketch": 8})
     v.sum().backward()
     assert polar.extension_counts[0] == 1 and sum(polar.extension_counts.values()) == 2  # one extended
     for i in range(2):
@@ -312,21 +313,23 @@ def test_divergence_is_caught_and_redone(monkeypatch):
     monkeypatch.setattr(polar, "SAFETY", 0.05)
     S = gaussian(160, 200, seed=8)
     truth, grad = exact(S)
-    v, _, g = estimate(S, sketch=8, polar_dtype="float64")
+    v, _, g = estimate(S, sketch=8, dtype="float64")
     assert abs(v - truth) / truth < 2e-2 and cosine(g, grad) >= 0.98
 
 
-def test_preset_fast_uses_the_polar_iteration_above_dense_below():
-    settings = edlrr.resolve_settings("fast")
-    assert settings.nuclear_internals == "polar" and settings.internals == "krylov"
+def test_auto_uses_the_polar_iteration_above_dense_below():
+    big = (edlrr.Auto().dense_below + 1,) * 2
+    assert edlrr.plan(big, "auto", function="nuclear_norm").algorithm == "polar"
+    assert edlrr.plan(big, "auto", function="schatten").algorithm == "krylov"
     S = gaussian(40, 50, seed=9)
-    # below dense_below the preset is exact (its dense path), as before
-    assert abs(float(edlrr.nuclear_norm(S, preset="fast")) - float(torch.linalg.svdvals(S).sum())) < 1e-10
+    # below dense_below "auto" is exact (its dense path)
+    assert edlrr.plan(S, "auto", function="nuclear_norm").algorithm == "dense"
+    assert abs(float(edlrr.nuclear_norm(S, method="auto")) - float(torch.linalg.svdvals(S).sum())) < 1e-10
 
 
 def test_module_takes_the_same_path():
     S = gaussian(160, 200, seed=10)
-    reg = edlrr.LowRankRegularizer("nuclear", preset="fast", dense_below=0, seed=4)
+    reg = edlrr.LowRankRegularizer("nuclear", method="auto", options={"dense_below": 0}, seed=4)
     direct = edlrr.nuclear_norm(S, generator=torch.Generator().manual_seed(4), **POLAR)
     assert torch.allclose(reg(S), direct)
 
@@ -351,36 +354,40 @@ def test_work_dtype_choice(monkeypatch):
 def test_other_functionals_are_refused_with_a_clear_error():
     S = gaussian(20, 30)
     with pytest.raises(ValueError, match="nuclear norm only"):
-        edlrr.schatten(S, 2, internals="polar")
+        edlrr.schatten(S, 2, method="polar")
     with pytest.raises(ValueError, match="nuclear norm only"):
-        edlrr.rank(S, internals="polar")
+        edlrr.rank(S, method="polar")
     with pytest.raises(ValueError, match="nuclear norm only"):
-        edlrr.lrr(S, "gamma_nuclear", internals="polar")
-    # the preset's other functionals keep the Lanczos estimator
-    assert torch.isfinite(edlrr.schatten(S, 2, preset="fast", dense_below=0))
+        edlrr.lrr(S, "gamma_nuclear", method="polar")
+    # "auto"'s other functionals keep the Lanczos estimator
+    assert edlrr.plan(S, "auto", {"dense_below": 0}, function="schatten").algorithm == "krylov"
+    assert torch.isfinite(edlrr.schatten(S, 2, method="auto", options={"dense_below": 0}))
 
 
-@pytest.mark.parametrize("bad", [dict(polar_lower=0.0), dict(polar_lower=1.5), dict(polar_steps=0), dict(polar_steps="3"),
-                                 dict(polar_dtype="float16"), dict(nuclear_internals="svd"), dict(polar_extend=-1),
-                                 dict(polar_extend=1.5)])
-def test_bad_options_are_named(bad):
+@pytest.mark.parametrize("cls,bad", [(edlrr.Polar, dict(lower=0.0)), (edlrr.Polar, dict(lower=1.5)),
+                                     (edlrr.Polar, dict(steps=0)), (edlrr.Polar, dict(steps="3")),
+                                     (edlrr.Polar, dict(dtype="float16")), (edlrr.Auto, dict(nuclear="svd")),
+                                     (edlrr.Polar, dict(extend=-1)), (edlrr.Polar, dict(extend=1.5))])
+def test_bad_options_are_named(cls, bad):
     name = next(iter(bad))
     with pytest.raises((ValueError, TypeError), match=name):
-        edlrr.resolve_settings("fast", **bad)
+        cls(**bad)
 
 
-def test_harness_lanczos_options_keep_the_lanczos_estimator_for_the_nuclear_norm():
-    from edlrr_bench.experiments._common import lanczos_options
+def test_harness_lanczos_variants_keep_the_lanczos_estimator_for_the_nuclear_norm():
+    from edlrr_bench.experiments import fast
 
+    big = (edlrr.Auto().dense_below + 1,) * 2
+    for label, variant in fast.FAST_VARIANTS.items():
+        algorithm = edlrr.plan(big, **fast.estimator(variant), function="nuclear_norm").algorithm
+        assert algorithm == ("krylov" if fast.lanczos_nuclear(variant) else "polar"), label
+    assert fast.lanczos_nuclear(fast.FAST_VARIANTS["fast-lanczos"])
+    assert not fast.lanczos_nuclear(fast.FAST_VARIANTS["fast"])
+    # "auto" without its dense path and with nuclear="krylov" is method "krylov", not the polar iteration
     S = gaussian(150, 200, seed=11)
-    opts = lanczos_options({"preset": "fast", "dense_below": 0})
-    assert edlrr.resolve_settings(**opts).nuclear_internals is None
-    # the same value as the Lanczos estimator named explicitly, not the polar iteration's
-    lanczos = edlrr.nuclear_norm(S, generator=1, preset="fast", dense_below=0, nuclear_internals=None)
-    assert torch.equal(edlrr.nuclear_norm(S, generator=1, **opts), lanczos)
-    explicit = lanczos_options({"preset": "fast", "dense_below": 0, "nuclear_internals": "polar"})
-    assert explicit["nuclear_internals"] == "polar"
-    assert lanczos_options({"preset": "fast"}) == {"preset": "fast"}
+    lanczos = edlrr.nuclear_norm(S, generator=1, method="krylov")
+    auto = edlrr.nuclear_norm(S, generator=1, method="auto", options={"dense_below": 0, "nuclear": "krylov"})
+    assert torch.equal(auto, lanczos)
 
 
 def test_bad_extend_in_a_direct_call_is_named():

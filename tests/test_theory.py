@@ -42,7 +42,8 @@ def test_measured_mean_matches_expected_estimate_with_few_iterations():
     # with k1 = 2, k2 = 3 the estimator is biased; its mean must match theory's E[X]
     sigma = torch.tensor([1.0, 0.6, 0.3, 0.1, 0.05], dtype=torch.float64)
     S = matrix_with_spectrum(15, 5, sigma, seed=4)
-    reps = torch.stack([edlrr.nuclear_norm(S, probes=256, pinv_iters=2, sqrt_iters=3, generator=i) for i in range(100)])
+    paper = edlrr.Paper(probes=256, pinv_iters=2, sqrt_iters=3)
+    reps = torch.stack([edlrr.nuclear_norm(S, options=paper, generator=i) for i in range(100)])
     mean, se = float(reps.mean()), float(reps.std() / math.sqrt(len(reps)))
     expected = theory.expected_estimate(sigma, 1, 2, 3)
     assert abs(mean - expected) < 4 * se
@@ -55,7 +56,8 @@ def test_variance_shrinks_like_one_over_n(p):
     S = matrix_with_spectrum(20, 10, sigma, seed=5)
     ratios = []
     for N in (4, 64):
-        reps = torch.stack([edlrr.schatten(S, p, probes=N, generator=1000 * N + i) for i in range(300)])
+        paper = edlrr.Paper(probes=N)
+        reps = torch.stack([edlrr.schatten(S, p, options=paper, generator=1000 * N + i) for i in range(300)])
         measured = float(reps.var())
         predicted = theory.variance(sigma, p, N, 30, 30)
         ratios.append(measured / predicted)

@@ -9,24 +9,11 @@ MEASUREMENT_KEYS = ("label", "part", "sweep", "threshold")
 """Cell parameters that describe the measurement, not the solver."""
 
 
-def lanczos_options(options: dict) -> dict:
-    """Estimator options with ``dense_below=0`` (the fast preset's Lanczos estimator at every size)
-    select it for the nuclear norm too (``nuclear_internals=None``), as before the preset's polar
-    iteration, unless they name ``nuclear_internals``; applied when a cell runs, so the cells of
-    an unchanged code path keep their keys (and rows)."""
-    if options.get("dense_below") == 0 and "nuclear_internals" not in options:
-        return {**options, "nuclear_internals": None}
-    return options
-
-
 def solver_for(cell: Cell):
-    """The solver named by ``cell.params["solver"]`` with the other params (estimator options
-    through :func:`lanczos_options`); solvers that draw random numbers get the cell's derived
-    seed unless the params fix one."""
+    """The solver named by ``cell.params["solver"]`` with the other params; solvers that draw
+    random numbers get the cell's derived seed unless the params fix one."""
     params = dict(cell.params)
     name = params.pop("solver")
-    if "estimator_options" in params:
-        params["estimator_options"] = lanczos_options(params["estimator_options"])
     for key in MEASUREMENT_KEYS:
         params.pop(key, None)
     if name in SEEDED_SOLVERS:

@@ -91,8 +91,9 @@ def run_cell(cell: Cell, device: str = "cpu") -> dict:
     gen = torch.Generator().manual_seed(1000 + ds["seed"])
     torch.manual_seed(1000 + ds["seed"])
     model = DnCNN(prm["depth"], prm["features"]).to(device)
-    reg = edlrr.LowRankRegularizer("nuclear", weight=prm["lam"], seed=ds["seed"], probes=prm["probes"],
-                                   pinv_iters=10, sqrt_iters=10) if prm["lam"] > 0 else None
+    reg = edlrr.LowRankRegularizer("nuclear", weight=prm["lam"], seed=ds["seed"], method="paper",
+                                   options=edlrr.Paper(probes=prm["probes"], pinv_iters=10, sqrt_iters=10)) \
+        if prm["lam"] > 0 else None
     opt = torch.optim.Adam(model.parameters(), lr=prm["lr"])
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(0.6 * prm["steps"]), int(0.85 * prm["steps"])], 0.1)
     train = _train_images(ds["train_size"])

@@ -1,5 +1,10 @@
-"""Experiment ``fast``: the fast estimator (``preset="fast"``, :mod:`edlrr.krylov`) against
-exact SVD-autograd and against the paper's recipes (issue 7's bar, measured).
+"""Experiment ``fast``: the fast estimators (``method="auto"`` and the algorithms it chooses
+from: ``"dense"``, ``"polar"`` (:mod:`edlrr.polar`), ``"krylov"`` (:mod:`edlrr.krylov`), and
+``"matvec"`` (:mod:`edlrr.bidiagonal`)) against exact SVD-autograd and against the paper's
+recipes (issue 7's bar, measured).
+
+A cell's ``method`` and ``options`` params are the core's ``method=`` and ``options=`` (a dict of
+the method's fields; for ``"auto"`` its ``krylov`` and ``polar`` fields are dicts too).
 
 Parts (``param_part``):
 
@@ -17,9 +22,9 @@ Parts (``param_part``):
   estimator over a grid of (N, sketch, d): time and value/gradient error of each, and for every
   paper configuration the fast configurations that are at least as fast and as accurate; the
   authors' released recipe (20,000 probes, 5,000 terms) against the fast preset.
-* ``crossover``: where the preset's dense path pays: nuclear norm forward+backward of a Gaussian
-  n x n matrix by ``svdvals``, the dense path and the Lanczos path, side by side in one process,
-  float64 and float32 (the preset's ``dense_below``: the dense path beats svdvals in float64 up to
+* ``crossover``: where the dense path pays: nuclear norm forward+backward of a Gaussian
+  n x n matrix by ``svdvals``, ``method="dense"`` and ``method="krylov"``, side by side in one process,
+  float64 and float32 (:class:`edlrr.Auto`'s ``dense_below``: the dense path beats svdvals in float64 up to
   1024, the largest size measured; completion at 512 x 512 showed the cost of the Lanczos path's
   gradient there).
 * ``dtype``: the nuclear norm's value error and gradient cosine of the variants in float32
@@ -32,8 +37,8 @@ Parts (``param_part``):
   removed, :func:`edlrr.krylov.quadrature_error`) against Taylor/Laguerre; gradient cosines of
   each, the Lanczos path with the projected and the rational tail gradient.
 
-Pareto's fast configurations are the Lanczos estimator (``dense_below=0``); the released-recipe
-comparison runs both the preset (dense at 300 x 300) and its Lanczos path.
+Pareto's fast configurations are the Lanczos estimator (``method="krylov"``); the released-recipe
+comparison runs both ``method="auto"`` (dense at 300 x 300) and ``method="krylov"``.
 """
 from __future__ import annotations
 
@@ -56,7 +61,6 @@ import edlrr
 from ..datasets import get_dataset
 from ..schema import Labelled, Names, Table, estimator_options
 from ..sweep import Cell, PeakMemory
-from ._common import lanczos_options
 
 NAME = "fast"
 VERSION = 14  # 14: thin products X V by krylov.x_times ((V^T X^T)^T), the tail's Lanczos basis as rows, the extension in place, the float8 iterate widened by a table (3.87 -> 3.40 s paired, power 4096, one thread, AVX512-BF16; the numbers change by rounding only); 13: the heap trimmed at the end of the polar forward (edlrr.polar.TRIM_HEAP); 12: the polar iteration's symmetric products (Y Y^T, a A + b A^2) by their upper blocks, the tail formed, summed and differentiated by rows (4.45 -> 3.6 s single-threaded at 4096 on an AMD EPYC with AVX512-BF16); 11: polar_extend (the tail's top Ritz directions deflated where that saves products), svdvals timed again in the cells of `paired` methods; 10: auto's designs with cubic steps (9-15 products); 9: polar_steps="auto" (3-5 steps chosen from the Lanczos quadrature); 4: the preset's tail gradient is "projected"; 5: tail trace from float64 sums (and svdvals re-timed beside); 6: the preset's nuclear norm by the polar iteration; 7: its backward in one array, float8 kept iterate; 8: a Y kept in the float32 accumulator (bfloat16 a I + B lost ~1%)
@@ -69,29 +73,42 @@ XTRACE_VERSION = 8  # 8: the truth of the spectral sums cut at the rank toleranc
 DTYPE_VERSION = 9  # 9: quadrature="extrapolated" on the Lanczos path; 8: polar_extend; 2: the tail trace from float64-accumulated sums (float32 was off on 1M entries); 3-7: the preset's polar iteration
 PENALTY_VERSION = 9  # 9: the pinching bias recorded; 8: quadrature="extrapolated", the Gauss/Radau mean beside it; 7: gradient cosine recorded; the Lanczos path with the rational tail gradient added
 SCHATTEN_P = {"nuclear": 1.0, "schatten2": 2.0, "schatten0.5": 0.5}  # the XTrace functionals but the rank
-LANCZOS = {"dense_below": 0}  # the preset's Lanczos estimator at every size (see lanczos_options)
-KRYLOV_NUCLEAR = {"nuclear_internals": None}  # the nuclear norm by the Lanczos estimator, not the polar iteration
+FUNCTIONS = {"rank": "rank", "nuclear": "nuclear_norm", "schatten2": "schatten", "schatten0.5": "schatten"}
+"""The XTrace functionals as the ``function`` of :func:`edlrr.plan`."""
 
 FAST_VARIANTS = {
-    # the preset (dense where min(m, n) <= dense_below; the nuclear norm by the polar iteration above)
-    "fast": {},
+    # method "auto" (dense where min(m, n) <= dense_below; the nuclear norm by the polar iteration above)
+    "fast": {"method": "auto"},
     # its polar iteration in float32 instead of bfloat16
-    "fast-polar-f32": {"polar_dtype": "float32"},
-    # its polar iteration without deflating more directions from the tail (the seventh session's preset)
-    "fast-no-extend": {"polar_extend": 0},
-    # its polar iteration with the fixed four-step design (the preset of the sixth session)
-    "fast-polar-4": {"polar_steps": 4, "polar_lower": 0.01},
-    # its polar iteration at every size (below dense_below too)
-    "fast-polar": {"dense_below": 0, "nuclear_internals": "polar"},
-    # the preset's Lanczos estimator for the nuclear norm (the preset before the polar iteration)
-    "fast-lanczos": {**KRYLOV_NUCLEAR},
-    # a leaner configuration on the Lanczos path
-    "fast-lean": {"probes": 8, "lanczos_steps": 10, **LANCZOS, **KRYLOV_NUCLEAR},
+    "fast-polar-f32": {"method": "auto", "options": {"polar": {"dtype": "float32"}}},
+    # its polar iteration without deflating more directions from the tail
+    "fast-no-extend": {"method": "auto", "options": {"polar": {"extend": 0}}},
+    # its polar iteration with the fixed four-step design
+    "fast-polar-4": {"method": "auto", "options": {"polar": {"steps": 4, "lower": 0.01}}},
+    # the polar iteration at every size (below dense_below too)
+    "fast-polar": {"method": "polar"},
+    # "auto" with the Lanczos estimator for the nuclear norm above dense_below
+    "fast-lanczos": {"method": "auto", "options": {"nuclear": "krylov"}},
+    # a leaner configuration of the Lanczos estimator, at every size
+    "fast-lean": {"method": "krylov", "options": {"probes": 8, "lanczos_steps": 10}},
     # the Lanczos estimator with the unbiased (noisy) tail gradient: the gradient-cosine evidence
-    "fast-stochastic": {"tail_gradient": "stochastic", **LANCZOS, **KRYLOV_NUCLEAR},
-    # the Lanczos estimator with the two-pole rational tail gradient: cosine ~0.99 for ~3 dense products more
-    "fast-rational": {"tail_gradient": "rational", **KRYLOV_NUCLEAR},
+    "fast-stochastic": {"method": "krylov", "options": {"tail_gradient": "stochastic"}},
+    # "auto"'s Lanczos estimator with the two-pole rational tail gradient: cosine ~0.99 for ~3 dense products more
+    "fast-rational": {"method": "auto", "options": {"nuclear": "krylov", "krylov": {"tail_gradient": "rational"}}},
 }
+"""The speed and dtype parts' variants: the cell params ``method`` and ``options`` of each."""
+
+
+def estimator(params: dict) -> dict:
+    """``method=`` and ``options=`` of the core from a cell's params (``options`` None when absent)."""
+    return {"method": params["method"], "options": params.get("options")}
+
+
+def lanczos_nuclear(variant: dict) -> bool:
+    """Whether a variant computes the nuclear norm by Lanczos quadrature (``"krylov"``) above
+    ``dense_below``, not by the polar iteration."""
+    opts = edlrr.options.options_for(**estimator(variant))
+    return opts.method == "krylov" or (opts.method == "auto" and opts.nuclear == "krylov")
 
 
 
@@ -164,28 +181,35 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-300))
 
 
-def products(settings, m: int, nuclear: bool = False, polar_products: float | None = None) -> int:
-    """Products by S or S^T of one ``internals="krylov"`` estimate (0: the exact path); for the
-    nuclear norm by the polar iteration, an m x m x m product counts as m (``polar_products``:
-    the iteration's m x m x m products, for ``polar_steps="auto"``; else 3 per quintic step).
+def products(plan: edlrr.Plan, m: int, polar_products: float | None = None) -> int:
+    """Products by S or S^T of one estimate by ``plan`` (:func:`edlrr.plan`'s record of the call)
+    on a matrix with min(m, n) = m: 0 for the exact paths (``"dense"``, and ``"krylov"`` where
+    sketch + probes >= m); for the polar iteration an m x m x m product counts as m
+    (``polar_products``: the iteration's m x m x m products, for ``steps="auto"``; else 3 per
+    quintic step).
     Not counted there: the block Lanczos run that scales it (30 steps of 4 columns on the m x m
-    Gram matrix and its 124-column projection: 244 products; twice where ``polar_extend``
+    Gram matrix and its 124-column projection: 244 products; twice where ``extend``
     deflates), the check of the result's top singular value (18) and the extension's thin
     products (6 per direction): 262, or 794 with 48 directions (1.4% of the count at m = 2048
     without, 2.1% at 4096 with)."""
-    k, q, N, d = settings.sketch, settings.power_iters, settings.probes, settings.lanczos_steps
-    if settings.head == "lanczos" and not (nuclear and settings.nuclear_internals == "polar"):
-        return 0 if m <= settings.dense_below else 2 * N * d
-    if nuclear and settings.nuclear_internals == "polar" and m > settings.dense_below:
-        if polar_products is None:
-            if settings.polar_steps == "auto":
-                raise ValueError("polar_steps='auto' takes 9 to 15 products: pass the number taken "
-                                 "(polar.product_counts)")
-            polar_products = 3 * settings.polar_steps
-        return (2 * k * (q + 1) if k else 0) + round(polar_products * m)
-    if k + N >= m:
+    algorithm, o = plan.algorithm, plan.options
+    if algorithm == "dense":
         return 0
-    return (2 * k * (q + 1) if k else 0) + 2 * N * d
+    if algorithm == "matvec":
+        return 2 * o.probes * o.lanczos_steps
+    if algorithm == "polar":
+        if polar_products is None:
+            if o.steps == "auto":
+                raise ValueError("steps='auto' takes 9 to 15 products: pass the number taken "
+                                 "(polar.product_counts)")
+            polar_products = 3 * o.steps
+        return (2 * o.sketch * (o.power_iters + 1) if o.sketch else 0) + round(polar_products * m)
+    if algorithm == "krylov":
+        k, q, N, d = o.sketch, o.power_iters, o.probes, o.lanczos_steps
+        if k + N >= m:
+            return 0
+        return (2 * k * (q + 1) if k else 0) + 2 * N * d
+    raise ValueError(f"no product count for method {algorithm!r} (products of min(m, n)-square matrices)")
 
 
 def _release_memory():
@@ -211,7 +235,7 @@ CONFIG_KEYS = Table({
                     "paired": Names(FAST_VARIANTS)}),  # methods whose cells time svdvals again
     "xtrace": Table({
         "n": None, "spectra": None, "functionals": None, "seeds": None,
-        "budgets": Labelled(estimator_options("preset")),  # label -> the estimator's options
+        "budgets": Labelled(estimator_options("method")),  # label -> the method and its options
         "grid": Table({"budget": None, "slack": None, "seeds": None,
                        "sketch": None, "power_iters": None, "probes": None, "lanczos_steps": None}),
     }),
@@ -243,24 +267,28 @@ def cells(cfg: dict) -> list[Cell]:
                 out.append(Cell(NAME, "svdvals", ds, {"part": "speed", "reps": sp.get("timing_reps", 1),
                                                       "memory": "call"}, version=VERSION))
                 for label in sp["methods"]:
-                    params = {"part": "speed", "options": FAST_VARIANTS[label], "seeds": sp["seeds"], "memory": "call"}
+                    params = {"part": "speed", **FAST_VARIANTS[label], "seeds": sp["seeds"], "memory": "call"}
                     if label in sp.get("paired", ()):  # svdvals timed again in the cell, after the seeds
                         params["paired"] = True
-                    lanczos = FAST_VARIANTS[label].get("nuclear_internals", "polar") is None
+                    lanczos = lanczos_nuclear(FAST_VARIANTS[label])
                     out.append(Cell(NAME, label, ds, params, version=SPEED_LANCZOS_VERSION if lanczos else VERSION))
     xt = cfg.get("xtrace")
     if xt:
         for spectrum in xt["spectra"]:
             ds = {"name": "test_matrix", "spectrum": spectrum, "n": xt["n"]}
-            for label, options in xt["budgets"].items():
-                version = BIDIAGONAL_VERSION if options.get("head") == "lanczos" else XTRACE_VERSION
+            for label, budget in xt["budgets"].items():
+                options = {k: v for k, v in budget.items() if k != "method"}
+                method = budget.get("method", "krylov")
+                version = BIDIAGONAL_VERSION if method == "matvec" else XTRACE_VERSION
                 for functional in xt["functionals"]:
-                    out.append(Cell(NAME, label, ds, {"part": "xtrace", "options": options, "functional": functional,
-                                                      "seeds": xt["seeds"]}, version=version))
+                    out.append(Cell(NAME, label, ds, {"part": "xtrace", "method": method, "options": options,
+                                                      "functional": functional, "seeds": xt["seeds"]},
+                                    version=version))
             for label, options in xtrace_grid(xt.get("grid")):
                 for functional in xt["functionals"]:
-                    out.append(Cell(NAME, label, ds, {"part": "xtrace_grid", "options": options, "functional": functional,
-                                                      "seeds": xt["grid"]["seeds"]}, version=XTRACE_VERSION))
+                    out.append(Cell(NAME, label, ds, {"part": "xtrace_grid", "method": "krylov", "options": options,
+                                                      "functional": functional, "seeds": xt["grid"]["seeds"]},
+                                    version=XTRACE_VERSION))
     pa = cfg.get("pareto")
     if pa:
         for n in pa["sizes"]:
@@ -268,19 +296,21 @@ def cells(cfg: dict) -> list[Cell]:
                 ds = {"name": "test_matrix", "spectrum": spectrum, "n": n}
                 for N in pa["paper_probes"]:
                     for k in pa["paper_iters"]:
-                        out.append(Cell(NAME, "paper", ds, {"part": "pareto", "seeds": pa["seeds"], "options": dict(
-                            preset="paper", probes=N, pinv_iters=k, sqrt_iters=k)}, version=SMALL_VERSION))
+                        out.append(Cell(NAME, "paper", ds, {"part": "pareto", "seeds": pa["seeds"], "method": "paper",
+                                                            "options": dict(probes=N, pinv_iters=k, sqrt_iters=k)},
+                                        version=SMALL_VERSION))
                 for N in pa["fast_probes"]:
                     for k in pa["fast_sketch"]:
                         for d in pa["fast_steps"]:
-                            out.append(Cell(NAME, "fast", ds, {"part": "pareto", "seeds": pa["seeds"], "options": dict(
-                                preset="fast", probes=N, sketch=k, lanczos_steps=d, **LANCZOS)}, version=SMALL_VERSION))
+                            out.append(Cell(NAME, "fast", ds, {"part": "pareto", "seeds": pa["seeds"],
+                                                               "method": "krylov",
+                                                               "options": dict(probes=N, sketch=k, lanczos_steps=d)},
+                                            version=SMALL_VERSION))
     rel = cfg.get("released")
     if rel:
         ds = {"name": "image_matrix", "image": rel["image"], "size": rel["size"]}
-        for label, options in (("released", {"preset": "released"}), ("fast", {"preset": "fast"}),
-                               ("fast-lanczos", {"preset": "fast", **LANCZOS})):
-            out.append(Cell(NAME, label, ds, {"part": "released", "seeds": rel["seeds"], "options": options},
+        for label, method in (("released", "released"), ("fast", "auto"), ("fast-lanczos", "krylov")):
+            out.append(Cell(NAME, label, ds, {"part": "released", "seeds": rel["seeds"], "method": method},
                             version=SMALL_VERSION))
     co = cfg.get("crossover")
     if co:
@@ -296,19 +326,23 @@ def cells(cfg: dict) -> list[Cell]:
                 for label in dt["methods"]:
                     for dtype in ("float64", "float32"):
                         out.append(Cell(NAME, label, ds, {"part": "dtype", "dtype": dtype, "seeds": dt["seeds"],
-                                                          "options": FAST_VARIANTS[label]}, version=DTYPE_VERSION))
+                                                          **FAST_VARIANTS[label]}, version=DTYPE_VERSION))
     pe = cfg.get("penalty")
     if pe:
         for image in pe["images"]:
             ds = {"name": "image_matrix", "image": image, "size": pe["size"]}
             for name, gamma in pe["penalties"]:
-                for label, kw in (("fast", {"preset": "fast"}), ("fast-lanczos", {"preset": "fast", **LANCZOS}),
-                                  ("fast-lanczos gauss-radau", {"preset": "fast", "quadrature": "gauss-radau", **LANCZOS}),
-                                  ("fast-lanczos rational", {"preset": "fast", "tail_gradient": "rational", **LANCZOS}),
-                                  ("paper taylor", {"expansion": "taylor", "on_series_error": "ignore"}),
-                                  ("paper laguerre", {"expansion": "laguerre", "on_series_error": "ignore"})):
+                for label, kw in (("fast", {"method": "auto"}), ("fast-lanczos", {"method": "krylov"}),
+                                  ("fast-lanczos gauss-radau", {"method": "krylov",
+                                                                "options": {"quadrature": "gauss-radau"}}),
+                                  ("fast-lanczos rational", {"method": "krylov",
+                                                             "options": {"tail_gradient": "rational"}}),
+                                  ("paper taylor", {"method": "paper", "options": {
+                                      "expansion": "taylor", "on_series_error": "ignore"}}),
+                                  ("paper laguerre", {"method": "paper", "options": {
+                                      "expansion": "laguerre", "on_series_error": "ignore"}})):
                     out.append(Cell(NAME, label, ds, {"part": "penalty", "penalty": name, "gamma": gamma,
-                                                      "options": kw, "seeds": pe["seeds"]}, version=PENALTY_VERSION))
+                                                      **kw, "seeds": pe["seeds"]}, version=PENALTY_VERSION))
     return out
 
 
@@ -381,8 +415,8 @@ def _run_speed(cell, device):
                 "value_relerr_median": 0.0, "grad_cosine_median": 1.0, "products": 0}
     S = test_matrix(spectrum, n).to(device)
     ex = _exact(spectrum, n)
-    options = {"preset": "fast", **cell.params["options"]}
-    settings = edlrr.resolve_settings(**options)
+    options = estimator(cell.params)
+    plan = edlrr.plan(S, **options, function="nuclear_norm")
     fn = lambda X, s: edlrr.nuclear_norm(X, generator=s, return_stderr=True, **options)  # noqa: E731
     rows = []
     edlrr.polar.product_counts.clear(), edlrr.polar.extension_counts.clear()
@@ -398,7 +432,7 @@ def _run_speed(cell, device):
     out = {"seconds_median": float(np.median(t)), "extra_peak_mib": float(np.median(peak)),
            "value_relerr_median": float(np.median(err)), "value_relerr_max": float(err.max()),
            "grad_cosine_median": float(np.median(cos)), "coverage_95": float(covered.mean()),
-           "products": products(settings, n, nuclear=True, polar_products=polar_products)}
+           "products": products(plan, n, polar_products=polar_products)}
     if polar_products is not None:
         out["polar_products_median"] = polar_products
         out["polar_extended_median"] = float(np.median(list(edlrr.polar.extension_counts.elements())))
@@ -498,8 +532,8 @@ def _run_xtrace(cell, device):
     truth = _xtrace_truth(ds["spectrum"], ds["n"], functional)
     exact_grad = _xtrace_gradient(ds["spectrum"], ds["n"], functional)
     fn = _functional(functional)
-    # a budget of products: the Lanczos estimator at every size (never the dense path)
-    options = lanczos_options({"preset": "fast", **LANCZOS, **cell.params["options"]})
+    # a budget of products: "krylov" or "matvec" at every size (never the dense path)
+    options = estimator(cell.params)
     errs, cos, cover = [], [], []
     for s in range(cell.params["seeds"]):
         X = S.clone().requires_grad_(exact_grad is not None)
@@ -511,7 +545,8 @@ def _run_xtrace(cell, device):
             value.backward()
             cos.append(_cosine(X.grad.cpu(), exact_grad))
     out = {"truth": truth, "value_relerr_mean": float(np.mean(errs)), "value_relerr_max": float(np.max(errs)),
-           "ci95_coverage": float(np.mean(cover)), "products": products(edlrr.resolve_settings(**options), ds["n"])}
+           "ci95_coverage": float(np.mean(cover)),
+           "products": products(edlrr.plan(S, **options, function=FUNCTIONS[functional]), ds["n"])}
     if cos:  # (the rank has no gradient to compare)
         out["grad_cosine_mean"] = float(np.mean(cos))
     return out
@@ -532,7 +567,7 @@ def _run_pareto(cell, device):
     ds = cell.dataset
     S = test_matrix(ds["spectrum"], ds["n"]).to(device)
     ex = _exact(ds["spectrum"], ds["n"])
-    options = lanczos_options(cell.params["options"])
+    options = estimator(cell.params)
     fn = lambda X, s: edlrr.nuclear_norm(X, generator=s, **options)  # noqa: E731
     return _accuracy(S, fn, cell.params["seeds"], ex["value"], ex["grad"].to(device))
 
@@ -542,15 +577,15 @@ def _run_released(cell, device):
     X = S.clone().requires_grad_(True)
     exact = torch.linalg.svdvals(X).sum()
     exact.backward()
-    options = lanczos_options(cell.params["options"])
+    options = estimator(cell.params)
     fn = lambda X, s: edlrr.nuclear_norm(X, generator=s, **options)  # noqa: E731
     return _accuracy(S, fn, cell.params["seeds"], float(exact.detach()), X.grad)
 
 
 CROSSOVER_METHODS = {
     "svdvals": lambda X: torch.linalg.svdvals(X).sum(),
-    "dense": lambda X: edlrr.nuclear_norm(X, preset="fast", dense_below=X.shape[-1]),
-    "lanczos": lambda X: edlrr.nuclear_norm(X, preset="fast", dense_below=0, generator=0, **KRYLOV_NUCLEAR),
+    "dense": lambda X: edlrr.nuclear_norm(X, method="dense"),
+    "lanczos": lambda X: edlrr.nuclear_norm(X, method="krylov", generator=0),
 }
 
 
@@ -577,7 +612,7 @@ def _run_dtype(cell, device):
     dtype = {"float64": torch.float64, "float32": torch.float32}[cell.params["dtype"]]
     S = test_matrix(ds["spectrum"], ds["n"]).to(device=device, dtype=dtype)
     ex = _exact(ds["spectrum"], ds["n"])
-    options = {"preset": "fast", **cell.params["options"]}
+    options = estimator(cell.params)
     errs, cos = [], []
     for s in range(cell.params["seeds"]):
         X = S.clone().requires_grad_(True)
@@ -593,7 +628,7 @@ def _run_penalty(cell, device):
     h = edlrr.penalty(cell.params["penalty"], gamma=cell.params["gamma"])
     truth = float(edlrr.exact.lrr(S, h).sum())
     sv = edlrr.exact.singular_values(S)
-    options = cell.params["options"]
+    options = estimator(cell.params)
     X = S.clone().requires_grad_(True)
     edlrr.exact.lrr(X, h).sum().backward()
     exact_grad = X.grad
@@ -609,8 +644,9 @@ def _run_penalty(cell, device):
            "value_relerr_median": float(np.median(errs)), "value_relerr_max": float(np.max(errs))}
     if np.isfinite(cos).all():  # (a diverging series overflows: no gradient to compare)
         out["grad_cosine_median"] = float(np.median(cos))
-    st = edlrr.resolve_settings(**options) if "preset" in options else None
-    if st is not None and st.internals == "krylov" and min(S.shape[-2:]) > st.dense_below:
+    plan = edlrr.plan(S, **options, function="lrr")
+    if plan.algorithm == "krylov":
+        st = plan.options
         # the quadrature's own error, the probes' sampling error removed (same draws per seed);
         # channels: the largest relative error of the three
         quad = [float(edlrr.krylov.quadrature_error(
@@ -640,17 +676,18 @@ def _fmt_options(o) -> str:
             return o
     if not isinstance(o, dict):
         return ""
-    return ", ".join(f"{k}={v}" for k, v in sorted(o.items()) if k != "preset") or "preset"
+    return ", ".join(f"{k}={v}" for k, v in sorted(o.items())) or "defaults"
 
 
 def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
     ok = df[df.status == "ok"].copy()
     lines = ["## fast: the fast estimator against exact SVD-autograd and the paper (beyond the paper)", "",
-             "`preset=\"fast\"`: deflated stochastic Lanczos quadrature (`edlrr.krylov`: k = 64 directions "
+             "`method=\"krylov\"`: deflated stochastic Lanczos quadrature (`edlrr.krylov`: k = 64 directions "
              "deflated after one power iteration, N = 8 sphere probes x d = 30 Lanczos steps on the rest (the mean of the Gauss and Gauss-Radau rules extrapolated from 20 to 30 nodes, clamped into their bracket: `quadrature=\"extrapolated\"`), "
              f"a control variate from the exact Frobenius norm); matrices with min(m, n) <= "
-             f"{edlrr.PRESETS['fast'].dense_below} it computes densely "
-             "(eigenvalues of the float64 Gram matrix), `dense_below=0` keeps the Lanczos path. Times are forward + backward, measured in one "
+             f"{edlrr.Auto().dense_below} `method=\"auto\"` computes densely "
+             "(eigenvalues of the float64 Gram matrix), `method=\"krylov\"` keeps the Lanczos path. Times are "
+             "forward + backward, measured in one "
              "process side by side with `torch.linalg.svdvals` on the same matrix, "
              f"{int(df.threads.dropna().iloc[0]) if 'threads' in df and df.threads.notna().any() else '?'} "
              "torch thread(s).", ""]
@@ -691,7 +728,7 @@ def _trim_setting(d: pd.DataFrame, method: str, n: int) -> str:
 
 
 def _machine_setting(d: pd.DataFrame, method: str, n: int) -> str:
-    """The CPU model and the dtype ``polar_dtype="auto"`` took in the method's rows (the polar
+    """The CPU model and the dtype ``edlrr.Polar(dtype="auto")`` took in the method's rows (the polar
     iteration's speed depends on it: bfloat16 with AMX tiles or AVX512-BF16 or on CUDA,
     float32 elsewhere)."""
     rows = d[(d.dataset_n == n) & (d.method == method)]
@@ -736,9 +773,10 @@ def _speed_section(ok, cfg, plot, claims):
              f"Median over {seeds} probe seeds; value error against `svdvals`, gradient cosine against the exact "
              "U V^T (its autograd), coverage of value +- 1.96 standard errors, extra peak resident memory of one "
              "forward + backward above the memory at its start (sampled every 5 ms). polar products: the median number "
-             "of n x n x n products of the polar iteration (`polar_steps=\"auto\"` takes 9 to 15 as the tail needs: "
+             "of n x n x n products of the polar iteration (`steps=\"auto\"` takes 9 to 15 as the tail needs: "
              "cubic steps two, quintic steps three), each counted as n in products; extended: the median number of "
-             "directions deflated beyond the sketch (`polar_extend`). speed-up: svdvals' time in its own cell over "
+             "directions deflated beyond the sketch (`edlrr.Polar`'s `extend`). speed-up: svdvals' time in its own "
+             "cell over "
              "the method's; paired speed-up: over svdvals timed again in the method's cell, just after its seeds "
              "(side by side in one process; the preset's cells).", "",
              tab.to_markdown(index=False, floatfmt=".3g"), ""]
@@ -812,7 +850,7 @@ def _xtrace_section(ok, cfg, claims):
              "", "Products by S or S^T per estimate: " + ", ".join(f"{m}: {int(b)}" for m, b in budget.items())
              + f". Mean over {cfg['xtrace']['seeds']} seeds. rank20 is exactly rank 20 (sketch r + 10 = 30 in the "
              "budget configurations). `budget-100 A/B/C`: sketch head + probes (`edlrr.krylov`); `budget-100 "
-             "matvec`: the `\"matvec\"` preset (`head=\"lanczos\"`, `edlrr.bidiagonal`: one probe's 50 Golub-Kahan "
+             "matvec`: `method=\"matvec\"` (`edlrr.bidiagonal`: one probe's 50 Golub-Kahan "
              "steps give the exactly counted head and the tail's Gauss and Gauss-Radau rules, their mean "
              "extrapolated from 33 to 50 steps; `radau`: the Gauss-Radau rule alone; `N=2`: two probes of 25 "
              "steps).", "", tab.to_markdown(index=False, floatfmt=".2e"), ""]
@@ -854,12 +892,12 @@ def _xtrace_section(ok, cfg, claims):
                   ct.to_markdown(index=False, floatfmt=".2f"), ""]
         worst = small_d.groupby("method").ci95_coverage.min()
         if not worst.empty:
-            preset = "budget-100 matvec"
+            matvec = "budget-100 matvec"
             claims.append({"claim": "issue 7: the 95% interval (value +- 1.96 stderr) covers the truth in >= 90% of "
                                     "trials on every XTrace spectrum and functional (<= 100 products)",
                            "paper": "(ours)",
                            "measured": f"best configuration {worst.idxmax()}: worst coverage {worst.max():.2f}"
-                                       + (f"; {preset}: {worst[preset]:.2f}" if preset in worst.index else "")
+                                       + (f"; {matvec}: {worst[matvec]:.2f}" if matvec in worst.index else "")
                                        + "; worst of each: " + ", ".join(f"{m} {v:.2f}" for m, v in worst.items()),
                            "verdict": "reproduced" if worst.max() >= 0.9 else "not reproduced"})
     n = cfg["xtrace"]["n"]
@@ -1141,12 +1179,13 @@ def _crossover_section(ok, cfg):
     lines = ["### Where the dense path pays (the preset's `dense_below`)", "",
              "Nuclear norm forward + backward of a Gaussian n x n matrix, median of "
              f"{cfg['crossover']['reps']} interleaved rounds after a warm-up: `svdvals`, the preset's dense path "
-             "(eigenvalues of the float64 Gram matrix) and its Lanczos path (`dense_below=0`, 736 products).", "",
+             "(eigenvalues of the float64 Gram matrix, `method=\"dense\"`) and its Lanczos path (`method=\"krylov\"`, "
+             "736 products).", "",
              tab.to_markdown(index=False, floatfmt=".4f"), "",
              "Largest n where the dense path is the fastest: " + ", ".join(
                  f"{dt}: {int(n)}" for dt, n in dense_wins.items()) + "; largest n where it beats svdvals: " + ", ".join(
                  f"{dt}: {int(n)}" for dt, n in beats_svd.items()) + f". The preset uses it up to "
-             f"{edlrr.PRESETS['fast'].dense_below}: exact values and gradients at less than svdvals' cost in "
+             f"{edlrr.Auto().dense_below}: exact values and gradients at less than svdvals' cost in "
              "float64 (the Lanczos path is faster from 512 on, but its projected gradient cost up to 2.65 dB in "
              "completion at 512 x 512, `results/completion-512`).", ""]
     return lines

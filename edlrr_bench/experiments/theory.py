@@ -7,6 +7,10 @@ against :mod:`edlrr.theory`: the variance term 2 ||S||_{2p}^{2p} / N, the exact 
 given k1, k2, and the theorem's lower bound (as printed, and in the form Chebyshev gives).
 Design-choice cells show the cost of projection off (p >= 1), Rademacher probes, and the
 authors' released internals.
+
+A cell's ``internals`` param names the core's method (``"paper"``, ``"released"`` or
+``"krylov"``); ``pinv_iters`` and ``sqrt_iters`` are k1 and k2 (for ``"released"``, ``sqrt_iters``
+is the binomial series' terms, :class:`edlrr.Released`'s ``sqrt_terms``).
 """
 from __future__ import annotations
 
@@ -64,8 +68,8 @@ def cells(cfg: dict) -> list[Cell]:
                                           "pinv_iters": 1})]
                 if p >= 1:
                     variants.append(("no-projection", {"project": False}))
-                if cfg.get("fast", True):  # ours: the "fast" preset (edlrr.krylov) at its own settings
-                    s = edlrr.PRESETS["fast"]
+                if cfg.get("fast", True):  # ours: method "krylov" (edlrr.krylov) at its default options
+                    s = edlrr.Krylov()
                     variants.append(("fast", {"internals": "krylov", "probes": s.probes, "sketch": s.sketch,
                                               "power_iters": s.power_iters, "lanczos_steps": s.lanczos_steps}))
                 out.append(Cell(NAME, METHOD, ds, {**base, "sweep": "design", "variant": "paper"}, version=VERSION))
@@ -82,22 +86,25 @@ def _estimates(S: torch.Tensor, prm: dict, seed: int) -> torch.Tensor:
     N, R = prm["probes"], prm["reps"]
     if prm["internals"] == "krylov":  # one call per repetition (no per-probe samples to reuse)
         gen = torch.Generator().manual_seed(seed)
-        opts = {k: prm[k] for k in ("probes", "sketch", "power_iters", "lanczos_steps")}
-        # the estimator itself: the preset's dense path (small matrices) would make it exact
-        return torch.stack([edlrr.schatten(S, prm["p"], preset="fast", generator=gen, dense_below=0,
-                                          nuclear_internals=None, **opts)
+        # the estimator itself at every size ("auto"'s dense path would make small matrices exact)
+        opts = edlrr.Krylov(**{k: prm[k] for k in ("probes", "sketch", "power_iters", "lanczos_steps")})
+        return torch.stack([edlrr.schatten(S, prm["p"], method="krylov", options=opts, generator=gen)
                             for _ in range(R)])
-    opts = dict(pinv_iters=prm["pinv_iters"], sqrt_iters=prm["sqrt_iters"], project=prm["project"],
-                probe_kind=prm["probe_kind"], internals=prm["internals"])
-    if prm["internals"] == "released":
-        opts["preset"] = "released"
+    common = dict(project=prm["project"], probe_kind=prm["probe_kind"])
+
+    def options(probes: int):
+        if prm["internals"] == "released":  # k1 unused: one Ben-Israel-Cohen step after a Tikhonov inverse
+            return edlrr.Released(probes=probes, sqrt_terms=prm["sqrt_iters"], **common)
+        return edlrr.Paper(probes=probes, pinv_iters=prm["pinv_iters"], sqrt_iters=prm["sqrt_iters"], **common)
+
     chunk = max(1, min(R, int(2e7 // (N * S.shape[-2]))))
     gen = torch.Generator().manual_seed(seed)
     out = []
     done = 0
     while done < R:
         r = min(chunk, R - done)
-        samples = edlrr.estimators.schatten_samples(S, prm["p"], probes=N * r, generator=gen, **opts)
+        opts = options(N * r)
+        samples = edlrr.estimators.schatten_samples(S, prm["p"], method=opts.method, options=opts, generator=gen)
         out.append(samples.reshape(r, N).mean(-1))
         done += r
     return torch.cat(out)
@@ -265,7 +272,7 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> str:
         lines += ["### Design choices (relative RMSE of the estimate, N = %d)" % cfg["base_probes"], "",
                   "paper: Gaussian probes, projection on, k1 = k2 = %d; rademacher: +-1 probes; no-projection: "
                   "P_S dropped (p >= 1); released: the authors' internals (Tikhonov inverse + one step, "
-                  "%d-term binomial series); fast: ours, `preset=\"fast\"` (64 deflated directions, 8 probes "
+                  "%d-term binomial series); fast: ours, `method=\"krylov\"` (64 deflated directions, 8 probes "
                   "x 30 Lanczos steps; see the `fast` experiment)." % (cfg["base_iters"], cfg.get("released_terms", 5000)),
                   "",
                   tab.reset_index().to_markdown(index=False, floatfmt=".3g"), ""]
