@@ -56,6 +56,16 @@ def _check_series(opts) -> None:
     check_choice(opts.on_series_error, "on_series_error", SERIES_ERRORS)
 
 
+def _check_probe_fields(opts) -> None:
+    """The fields the probe methods (``paper``, ``released``) share."""
+    check_positive_int(opts.probes, "probes")
+    if not isinstance(opts.project, bool):
+        raise TypeError(f"project must be a bool, got {opts.project!r}")
+    check_choice(opts.probe_kind, "probe_kind", PROBE_KINDS)
+    check_choice(opts.side, "side", SIDES)
+    _check_series(opts)
+
+
 def _is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -117,14 +127,9 @@ class Paper:
     method = "paper"
 
     def __post_init__(self):
-        check_positive_int(self.probes, "probes")
         check_positive_int(self.pinv_iters, "pinv_iters", minimum=0)
         check_positive_int(self.sqrt_iters, "sqrt_iters", minimum=0)
-        if not isinstance(self.project, bool):
-            raise TypeError(f"project must be a bool, got {self.project!r}")
-        check_choice(self.probe_kind, "probe_kind", PROBE_KINDS)
-        check_choice(self.side, "side", SIDES)
-        _check_series(self)
+        _check_probe_fields(self)
 
 
 @dataclass(frozen=True)
@@ -162,15 +167,10 @@ class Released:
     method = "released"
 
     def __post_init__(self):
-        check_positive_int(self.probes, "probes")
         check_positive_int(self.sqrt_terms, "sqrt_terms", minimum=0)
         if not (_is_number(self.tikhonov) and math.isfinite(self.tikhonov) and self.tikhonov > 0):
             raise ValueError(f"tikhonov must be a positive number, got {self.tikhonov!r}")
-        if not isinstance(self.project, bool):
-            raise TypeError(f"project must be a bool, got {self.project!r}")
-        check_choice(self.probe_kind, "probe_kind", PROBE_KINDS)
-        check_choice(self.side, "side", SIDES)
-        _check_series(self)
+        _check_probe_fields(self)
 
 
 @dataclass(frozen=True)
