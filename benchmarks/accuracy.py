@@ -158,7 +158,7 @@ class AccuracyRank(_Accuracy):
 
 
 # --------------------------------------------------------------------------------------------
-# Accuracy per product: 100 products by S or S^T on XTrace-type spectra (issue 7)
+# Accuracy per product: 100 products by S or S^T on XTrace-type spectra
 # --------------------------------------------------------------------------------------------
 
 PER_PRODUCT_N = 500

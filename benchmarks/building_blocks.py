@@ -244,10 +244,9 @@ class SeriesCoefficients:
 @timing_attrs
 class ThinProducts:
     """X^T V and X V (X n x n float64, V n x j), the Lanczos estimator's products: X^T V as
-    ``edlrr.krylov.xt_times`` computes it, (V^T X)^T, and as ``X.mT @ V`` (the same numbers; MKL's
-    kernel for the second was 8-10x slower on an AMD EPYC (AVX2) at j <= 8); X V as
-    ``edlrr.krylov.x_times`` computes it ((V^T X^T)^T in float64) and as ``X @ V`` (1.2-1.9x
-    slower in float64 on an AMD EPYC with AVX512-BF16, thirteenth session)."""
+    ``edlrr.krylov.xt_times`` computes it, (V^T X)^T, and as ``X.mT @ V`` (the same numbers, other
+    BLAS kernels); X V as ``edlrr.krylov.x_times`` computes it ((V^T X^T)^T in float64) and as
+    ``X @ V``."""
 
     params = [[1024, 2048], [8, 64]]
     param_names = ["n", "j"]

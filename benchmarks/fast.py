@@ -2,11 +2,9 @@
 
 ``fast`` is ``edlrr.nuclear_norm(S, method="auto")`` (``common.VARIANTS["fast"]``), with a
 fixed probe seed per case. It computes min(m, n) <= dense_below = 1024 densely (float64 Gram
-eigenvalues; 384 until the fifth session); above, the nuclear norm goes by the deflated polar
-iteration (``edlrr.polar``: k = 64 deflated directions after q = 1 power iteration, quintic (and
-cubic) steps in bfloat16 on the rest: four quintic steps in the sixth session, 9 to 15 products
-as the rest needs since the seventh (``edlrr.Polar(steps="auto")``); before the sixth it was the
-Lanczos path). ``fast_lanczos`` (``method="krylov"``) is the deflated stochastic Lanczos
+eigenvalues); above, the nuclear norm goes by the deflated polar iteration (``edlrr.polar``:
+k = 64 deflated directions after q = 1 power iteration, quintic and cubic steps in bfloat16 on the
+rest, 9 to 15 products as the rest needs, ``edlrr.Polar(steps="auto")``). ``fast_lanczos`` (``method="krylov"``) is the deflated stochastic Lanczos
 quadrature at every size (``edlrr.krylov``: N = 8 sphere probes x d = 30 Lanczos steps beyond the
 64 directions), ``fast_rational`` "auto" with the nuclear norm by it with
 ``tail_gradient="rational"`` (the same value, a gradient closer to U V^T), ``fast_polar``

@@ -1,4 +1,4 @@
-"""Interface tests of the baselines (issue 4): registry, records, input validation, divergence,
+"""Interface tests of the baselines: registry, records, input validation, divergence,
 batches, dtypes, seeds, SVD-free paths, and the same results on CUDA when one is present."""
 from __future__ import annotations
 

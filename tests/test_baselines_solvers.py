@@ -1,4 +1,4 @@
-"""Accuracy tests of the baselines (issue 4): recovery, agreement, monotonicity, RPCA, DLRL.
+"""Accuracy tests of the baselines: recovery, agreement, monotonicity, RPCA, DLRL.
 
 Problems are built here (no dependency on ``datasets/``). Iteration budgets and learning rates
 that differ from a method's paper defaults are stated next to each test; everything runs on one
