@@ -1365,6 +1365,24 @@ def evaluate(out: Path, cfg: dict | None = None) -> pd.DataFrame:
     dup = df.claim_id[df.claim_id.duplicated()]
     if len(dup):
         raise RuntimeError(f"claim ids not unique: {sorted(set(dup))}")
+    return require_results(df)
+
+
+def group_rows(group, out: Path, cfg: dict | None = None) -> pd.DataFrame:
+    """The rows of one claim group (a function of :data:`GROUPS`) as judged before
+    :func:`require_results`."""
+    return pd.DataFrame(group(Tables(Path(out), _config(Path(out), cfg))), columns=COLUMNS)
+
+
+def require_results(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows judged on fewer than :data:`MIN_RESULTS` independent results (``n``) become
+    ``not-tested``, their reason prefixed with the count: no verdict rests on one or two."""
+    n = pd.to_numeric(df["n"], errors="coerce")
+    few = (n < MIN_RESULTS) & (df["verdict"] != "not-tested")
+    df = df.copy()
+    df.loc[few, "reason"] = [f"fewer than {MIN_RESULTS} independent results (n = {int(k)}); measured: {r}"
+                             for k, r in zip(n[few], df.loc[few, "reason"])]
+    df.loc[few, "verdict"] = "not-tested"
     return df
 
 

@@ -254,11 +254,14 @@ def test_balance_claim_is_judged_on_time_and_psnr_in_the_same_loop(tmp_path):
             + completion_rows("SVD-autograd nuclear", "text", [27.0] * 3, seconds=35.0))
     write(tmp_path, "completion", rows)
     r = row(claims.evaluate(tmp_path), "edlrr-t1-text4-balance")
-    assert r.verdict == "refuted" and r.measured == 0 and r.n == 1 and "SVD-autograd nuclear" in r.reason
+    # one mask compared: fewer than 3 results, so no verdict, but the measurement is kept
+    assert r.verdict == "not-tested" and r.measured == 0 and r.n == 1 and "SVD-autograd nuclear" in r.reason
+    assert row(claims.group_rows(claims.table1_text, tmp_path), "edlrr-t1-text4-balance").verdict == "refuted"
     rows = (completion_rows("EDLRR nuclear", "text", [28.0] * 3, seconds=3.0)
             + completion_rows("SVD-autograd nuclear", "text", [27.0] * 3, seconds=35.0))
     write(tmp_path, "completion", rows)
-    assert row(claims.evaluate(tmp_path), "edlrr-t1-text4-balance").verdict == "partly"  # cpu: never reproduced
+    r = row(claims.group_rows(claims.table1_text, tmp_path), "edlrr-t1-text4-balance")
+    assert r.verdict == "partly"  # cpu: never reproduced
     rows = (completion_rows("EDLRR nuclear", "text", [25.0] * 3, seconds=360.0, name="image_inpainting")
             + completion_rows("SVD-autograd nuclear", "text", [27.0] * 3, seconds=35.0, name="image_inpainting"))
     write(tmp_path, "completion", rows)
@@ -294,9 +297,11 @@ def test_theorem4_rows_with_one_denominator_each(tmp_path):
     write(tmp_path, "theory", _theory_rows())
     df = claims.evaluate(tmp_path)
     rate = row(df, "edlrr-thm4-variance-rate")
-    assert rate.verdict == "reproduced" and rate.measured == pytest.approx(-1.0) and rate.n == 1
-    assert row(df, "edlrr-thm4-variance-term").verdict == "reproduced"
-    assert row(df, "edlrr-thm4-bias-k1").verdict == "reproduced"
+    assert rate.verdict == "not-tested" and rate.measured == pytest.approx(-1.0) and rate.n == 1  # one spectrum
+    judged = claims.group_rows(claims.theorem4, tmp_path)  # the group's own verdicts, before the n >= 3 rule
+    assert row(judged, "edlrr-thm4-variance-rate").verdict == "reproduced"
+    assert row(judged, "edlrr-thm4-variance-term").verdict == "reproduced"
+    assert row(judged, "edlrr-thm4-bias-k1").verdict == "reproduced"
     assert row(df, "edlrr-thm4-bias-k2").verdict == "not-tested"
     prob = row(df, "edlrr-thm4-probability")
     assert prob.verdict == "refuted" and prob.n == 6 and prob.measured == pytest.approx(1 / 6)
@@ -424,3 +429,13 @@ def test_report_starts_with_the_claims_table(tmp_path):
              if line.startswith("| edlrr-") or line.startswith("| dlrl-")]
     assert len(table) == len(claims.evaluate(tmp_path))
     assert "reproduced" in next(line for line in table if line.startswith("| edlrr-t1-text-IRNN "))
+
+
+def test_no_verdict_rests_on_fewer_than_three_results():
+    from edlrr_bench.claims import COLUMNS, require_results
+
+    rows = pd.DataFrame([{c: None for c in COLUMNS} | {"claim_id": f"c{k}", "n": k, "verdict": "refuted",
+                                                       "reason": "slower"} for k in (1, 2, 3)])
+    out = require_results(rows)
+    assert list(out.verdict) == ["not-tested", "not-tested", "refuted"]
+    assert out.reason.iloc[0].startswith("fewer than 3 independent results (n = 1)")
