@@ -8,7 +8,7 @@ Each experiment module states what its section accepts as ``CONFIG_KEYS`` (the k
 * :class:`Rows`: a list of inline tables (``masks = [{ mask = "drop", drop = 0.5 }]``);
 * :class:`Labelled`: a table whose keys are free labels (``[fast.xtrace.budgets]``);
 * :class:`Names`: a list of names taken from a fixed set (``methods``, ``parts``);
-* :func:`solver_overrides`, :func:`dataset_rows`, :func:`estimator_options`: tables whose keys come
+* :func:`solver_overrides`, :func:`dataset_rows`, :func:`options_table`: tables whose keys come
   from the solver registry, the dataset registry and the options classes of :mod:`edlrr.options`.
 
 :func:`check` raises :class:`ConfigError` with one line naming the first offending key or name,
@@ -21,7 +21,7 @@ import difflib
 import re
 
 __all__ = ["ConfigError", "Table", "Rows", "Labelled", "Names", "check", "nearest_first", "solver_overrides",
-           "dataset_rows", "estimator_options"]
+           "dataset_rows", "options_table"]
 
 
 class ConfigError(ValueError):
@@ -126,7 +126,7 @@ def check(value, schema, path: list | None = None) -> None:
         raise TypeError(f"not a schema: {schema!r}")
 
 
-def estimator_options(*extra: str) -> Table:
+def options_table(*extra: str) -> Table:
     """The estimators' options (the fields of every options class of :mod:`edlrr.options`: the
     method a cell runs decides which apply, and the core refuses the others), plus ``extra``."""
     from edlrr import options as options_mod
@@ -140,7 +140,7 @@ def _solver_table(solver: str) -> Table:
 
     keys = {f.name: None for f in dataclasses.fields(solver_class(solver))}
     if "options" in keys:
-        keys["options"] = estimator_options()
+        keys["options"] = options_table()
     return Table(keys)
 
 

@@ -59,7 +59,7 @@ import torch
 import edlrr
 
 from ..datasets import get_dataset
-from ..schema import Labelled, Names, Table, estimator_options
+from ..schema import Labelled, Names, Table, options_table
 from ..sweep import Cell, PeakMemory
 
 NAME = "fast"
@@ -235,7 +235,7 @@ CONFIG_KEYS = Table({
                     "paired": Names(FAST_VARIANTS)}),  # methods whose cells time svdvals again
     "xtrace": Table({
         "n": None, "spectra": None, "functionals": None, "seeds": None,
-        "budgets": Labelled(estimator_options("method")),  # label -> the method and its options
+        "budgets": Labelled(options_table("method")),  # label -> the method and its options
         "grid": Table({"budget": None, "slack": None, "seeds": None,
                        "sketch": None, "power_iters": None, "probes": None, "lanczos_steps": None}),
     }),
