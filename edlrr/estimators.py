@@ -569,7 +569,7 @@ class _Call:
         warnings.warn("estimator keywords (preset=, probes=, internals=, ...) are deprecated: use method= and "
                       "options= (edlrr.Paper, edlrr.Krylov, ...); see edlrr.options", DeprecationWarning,
                       stacklevel=4)
-        series = {k: legacy.pop(k) for k in _LEGACY_SERIES if k in legacy}
+        series = {k: v for k, v in ((k, legacy.pop(k)) for k in _LEGACY_SERIES if k in legacy) if v is not None}
         if preset in ("auto", "fast") and not legacy:
             preset = "fast"
         settings = resolve_settings(preset, **legacy)

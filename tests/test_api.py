@@ -218,6 +218,8 @@ def test_old_keywords_warn_and_give_the_same_value(old, new):
     assert torch.equal(a, b)
     with pytest.raises(TypeError, match="not both"):
         edlrr.nuclear_norm(S, method="paper", probes=8)
+    with pytest.warns(DeprecationWarning):  # an old keyword given as None is absent
+        assert torch.isfinite(edlrr.lrr(S, "laplace", preset="fast", expansion=None, order=None))
 
 
 def test_numbers_as_tensors_and_seeds_validated():
