@@ -13,6 +13,8 @@ name                method                                                      
 ``dlrl``            differentiable low-rank learning (Chen, Yao, Xiao & Wang 2021)  completion
 ``rpca-ialm``       robust PCA by inexact ALM (Lin, Chen & Ma 2010)                 rpca
 ``edlrr-rpca``      min ||V - X||_1 + lambda R(X) by Adam (EDLRR Section 4.2)       rpca
+``global-mean``     the mean of the observed entries everywhere                     completion
+``user-item-bias``  regularised mu + b_u + b_i (Koren 2008)                         completion
 ==================  ============================================================  ===========
 
 Examples
@@ -48,6 +50,7 @@ from .edlrr_solver import EDLRRSolver
 from .dlrl import DLRL
 from .rpca_ialm import RPCAIALM
 from .edlrr_rpca import EDLRRRPCA
+from .bias import GlobalMean, UserItemBias
 
 __all__ = [
     "CompletionResult",
@@ -73,4 +76,6 @@ __all__ = [
     "DLRL",
     "RPCAIALM",
     "EDLRRRPCA",
+    "GlobalMean",
+    "UserItemBias",
 ]

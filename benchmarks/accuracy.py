@@ -171,14 +171,9 @@ PER_PRODUCT_METHODS = {
 
 
 def _per_product_matrix(spectrum: str) -> torch.Tensor:
+    """The float64 n x n test matrix of one of XTrace's spectra (``datasets.synthetic.test_matrix``)."""
     n = PER_PRODUCT_N
-    i = torch.arange(1, n + 1, dtype=torch.float64)
-    sigma = {"slowexp": 0.9 ** (i - 1), "fastexp": 0.7 ** (i - 1), "poly": i ** -2.0,
-             "smallstep": torch.where(i <= n // 20, 1.0, 1e-3).double()}[spectrum]
-    g = torch.Generator().manual_seed(seed_for("per-product", spectrum))
-    U = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64)).Q
-    V = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64)).Q
-    return (U * sigma) @ V.T
+    return common.synthetic().test_matrix(spectrum, n, n, seed=seed_for("per-product", spectrum))
 
 
 class AccuracyPerProduct(_Accuracy):

@@ -16,14 +16,18 @@ EDLRR_BENCH_DEVICE   ``cpu`` (default) or e.g. ``cuda``; timed GPU calls end wit
 """
 from __future__ import annotations
 
+import importlib
 import os
+import sys
+import types
 import zlib
+from pathlib import Path
 
 import torch
 
 __all__ = [
     "THREADS", "GRID", "FULL", "DEVICE", "configure", "sync", "seed_for", "parse_shape",
-    "make_matrix", "SPECTRA", "reset_peak_memory", "VARIANTS", "REFERENCES", "estimator",
+    "make_matrix", "synthetic", "SPECTRA", "reset_peak_memory", "VARIANTS", "REFERENCES", "estimator",
     "estimator_kwargs", "variant_options", "with_series", "check_budget", "reference_value_and_grad",
     "timing_attrs",
 ]
@@ -111,58 +115,46 @@ def parse_shape(shape: str) -> tuple[int, int]:
 
 
 SPECTRA = ("gaussian", "lowrank", "lowrank_noise", "power")
-LOWRANK_NOISE_LEVEL = 1e-2  # spectral norm of the noise of ``lowrank_noise``
+"""The spectra of :func:`make_matrix` the benchmarks use (of ``datasets.synthetic.TEST_SPECTRA``)."""
+
+
+def synthetic():
+    """The module ``datasets/synthetic.py`` of the working tree that holds these benchmarks.
+
+    asv runs the working tree's benchmarks against each commit's installed edlrr, so the test
+    matrices come from the working tree too: the same matrices on every commit, also on those
+    whose installed suite has no ``test_matrix``. Loaded as a submodule of a private package
+    (its folder, without running its ``__init__``); it needs torch and numpy only. Falls back to
+    the installed ``edlrr_bench.datasets.synthetic`` where the folder is absent."""
+    name = "_edlrr_tree_datasets"
+    if f"{name}.synthetic" in sys.modules:
+        return sys.modules[f"{name}.synthetic"]
+    folder = Path(__file__).resolve().parents[1] / "datasets"
+    if not (folder / "synthetic.py").is_file():
+        return importlib.import_module("edlrr_bench.datasets.synthetic")
+    package = types.ModuleType(name)
+    package.__path__ = [str(folder)]
+    sys.modules.setdefault(name, package)
+    return importlib.import_module(f"{name}.synthetic")
 
 
 def make_matrix(shape: str, *, spectrum: str = "gaussian", seed: int = 0,
                 dtype=torch.float32, device: str | None = None, factors: bool = False):
-    """A seeded synthetic matrix.
+    """A seeded ``m x n`` test matrix (``shape="mxn"``): ``datasets.synthetic.test_matrix``.
 
-    ``spectrum="gaussian"``: i.i.d. N(0, 1) entries (Marchenko-Pastur singular values, the
-    smallest close to 0 for square shapes). ``spectrum="lowrank"``: U diag(s) V^T with
-    orthonormal U, V (QR of Gaussians) and rank r = max(1, min(m, n) // 10) singular values
-    spaced geometrically from 10 down to 1, the setting low-rank regularizers target.
-    ``spectrum="lowrank_noise"``: U V^T + E, rank r = min(50, m, n) with singular values 1 (U, V
-    as above) plus an i.i.d. Gaussian E scaled to spectral norm exactly 1e-2 (full rank: a
-    flat head of 50 values near 1 and a Marchenko-Pastur tail below 1e-2; the norm costs one
-    svdvals of E, 2.5 s at 2048 x 2048 on one thread). ``spectrum="power"``: U diag(s) V^T
-    with full orthogonal factors (QR of min(m, n)-column Gaussians) and sigma_i = 1 / i,
-    i = 1 ... min(m, n): a slowly decaying spectrum, neither low-rank nor flat (about 2 s at
-    2048 x 2048). Generated in float64 on the CPU from ``seed``, then cast and moved. With
-    ``factors=True`` returns ``(S, (U, s, V))`` (float64, CPU; None for ``gaussian`` and
-    ``lowrank_noise``, which are not exact low-rank products).
+    ``spectrum="gaussian"``: i.i.d. N(0, 1) entries. ``"lowrank"``: rank max(1, min(m, n) // 10)
+    with singular values spaced geometrically from 10 down to 1. ``"lowrank_noise"``: rank
+    min(50, m, n) with singular values 1 plus a Gaussian matrix of spectral norm 1e-2 (its norm
+    costs one svdvals, 2.5 s at 2048 x 2048 on one thread). ``"power"``: sigma_i = 1 / i. Drawn
+    in float64 on the CPU from ``seed``, then cast to ``dtype`` and moved to ``device`` (default
+    ``EDLRR_BENCH_DEVICE``). With ``factors=True`` returns ``(S, (U, s, V))`` (float64, CPU;
+    None for ``gaussian`` and ``lowrank_noise``).
     """
     m, n = parse_shape(shape)
-    g = torch.Generator().manual_seed(int(seed))
-    svd = None
-    if spectrum == "gaussian":
-        S = torch.randn(m, n, generator=g, dtype=torch.float64)
-    elif spectrum == "lowrank":
-        r = max(1, min(m, n) // 10)
-        U, _ = torch.linalg.qr(torch.randn(m, r, generator=g, dtype=torch.float64))
-        V, _ = torch.linalg.qr(torch.randn(n, r, generator=g, dtype=torch.float64))
-        s = torch.logspace(1, 0, r, dtype=torch.float64)
-        S = (U * s) @ V.mT
-        svd = (U, s, V)
-    elif spectrum == "lowrank_noise":
-        r = min(50, m, n)
-        U, _ = torch.linalg.qr(torch.randn(m, r, generator=g, dtype=torch.float64))
-        V, _ = torch.linalg.qr(torch.randn(n, r, generator=g, dtype=torch.float64))
-        E = torch.randn(m, n, generator=g, dtype=torch.float64)
-        E *= LOWRANK_NOISE_LEVEL / torch.linalg.matrix_norm(E, ord=2)
-        S = torch.addmm(E, U, V.mT)
-        del E
-    elif spectrum == "power":
-        r = min(m, n)
-        U, _ = torch.linalg.qr(torch.randn(m, r, generator=g, dtype=torch.float64))
-        V, _ = torch.linalg.qr(torch.randn(n, r, generator=g, dtype=torch.float64))
-        s = 1.0 / torch.arange(1, r + 1, dtype=torch.float64)
-        S = (U * s) @ V.mT
-        svd = (U, s, V)
-    else:
+    if spectrum not in SPECTRA:
         raise ValueError(f"unknown spectrum {spectrum!r}; known: {SPECTRA}")
-    S = S.to(dtype=dtype, device=device or DEVICE)
-    return (S, svd) if factors else S
+    return synthetic().test_matrix(spectrum, m, n, seed=int(seed), dtype=dtype, device=device or DEVICE,
+                                   factors=factors)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Speed and peak memory of the estimators against the exact SVD references.
 
 Every case estimates the nuclear norm (Proposition 4) of a seeded N(0, 1) float32 matrix
-unless the class says otherwise; ``time_forward`` times the value, ``time_forward_backward``
+(``common.make_matrix``) unless the class says otherwise (EstimatorSize: float32 and float64, its
+``dtype``); ``time_forward`` times the value, ``time_forward_backward``
 the value and its gradient (``torch.autograd.grad``), ``peakmem_*`` the process's peak resident
 memory over one such call. Methods (see ``common.VARIANTS``):
 
@@ -34,12 +35,13 @@ RECTANGULAR = ["256x128", "1024x512", "2048x1024"]  # 2:1, the estimators work o
 ALL_METHODS = list(common.VARIANTS)
 ESTIMATORS = ["paper", "paper_noproj", "released"]
 SWEPT = ESTIMATORS + ["fast"]  # the probes / iterations sweeps (not the full-grid cross product)
+DTYPES = ["float32", "float64"]  # EstimatorSize's dtypes
 
 
 class _EstimatorCase:
     """setup: the seeded matrix and the estimator; the timed methods call it only."""
 
-    def _prepare(self, method, shape, probes=16, k1=10, k2=10, functional="nuclear"):
+    def _prepare(self, method, shape, probes=16, k1=10, k2=10, functional="nuclear", dtype="float32"):
         configure()
         common.check_budget(method, shape, probes, max(k1, k2))
         seed = seed_for(type(self).__name__, method, shape, probes, k1, k2, functional)
@@ -48,7 +50,8 @@ class _EstimatorCase:
             self.f_forward = torch.linalg.svdvals  # the bare call, no reduction
         else:
             self.f_forward = self.f
-        self.S = make_matrix(shape, seed=seed_for("matrix", shape))
+        # the same matrix (cast) and probe seed in either dtype
+        self.S = make_matrix(shape, seed=seed_for("matrix", shape), dtype=getattr(torch, dtype))
         self.S_grad = self.S.clone().requires_grad_(True)
 
     def _forward(self):
@@ -63,24 +66,24 @@ class _EstimatorCase:
 
 @timing_attrs
 class EstimatorSize(_EstimatorCase):
-    """Each method across sizes, at N = 16 probes and k1 = k2 = 10."""
+    """Each method across sizes, at N = 16 probes and k1 = k2 = 10, in float32 and float64."""
 
-    params = [ALL_METHODS, SQUARE + RECTANGULAR]
-    param_names = ["method", "shape"]
+    params = [ALL_METHODS, SQUARE + RECTANGULAR, DTYPES]
+    param_names = ["method", "shape", "dtype"]
 
-    def setup(self, method, shape):
-        self._prepare(method, shape)
+    def setup(self, method, shape, dtype):
+        self._prepare(method, shape, dtype=dtype)
 
-    def time_forward(self, method, shape):
+    def time_forward(self, method, shape, dtype):
         self._forward()
 
-    def time_forward_backward(self, method, shape):
+    def time_forward_backward(self, method, shape, dtype):
         self._forward_backward()
 
-    def peakmem_forward(self, method, shape):
+    def peakmem_forward(self, method, shape, dtype):
         self._forward()
 
-    def peakmem_forward_backward(self, method, shape):
+    def peakmem_forward_backward(self, method, shape, dtype):
         self._forward_backward()
 
 

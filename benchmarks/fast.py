@@ -1,29 +1,31 @@
-"""The fast estimator against the exact nuclear norm, in float64, on spectra of three kinds.
+"""The fast estimator against the exact nuclear norm, in float64 and float32, on spectra of three kinds.
 
 ``fast`` is ``edlrr.nuclear_norm(S, method="auto")`` (``common.VARIANTS["fast"]``), with a
 fixed probe seed per case. It computes min(m, n) <= dense_below = 1024 densely (float64 Gram
 eigenvalues); above, the nuclear norm goes by the deflated polar iteration (``edlrr.polar``:
 k = 64 deflated directions after q = 1 power iteration, quintic and cubic steps in bfloat16 on the
-rest, 9 to 15 products as the rest needs, ``edlrr.Polar(steps="auto")``). ``fast_lanczos`` (``method="krylov"``) is the deflated stochastic Lanczos
-quadrature at every size (``edlrr.krylov``: N = 8 sphere probes x d = 30 Lanczos steps beyond the
-64 directions), ``fast_rational`` "auto" with the nuclear norm by it with
-``tail_gradient="rational"`` (the same value, a gradient closer to U V^T), ``fast_polar``
+rest, 9 to 15 products as the rest needs, ``edlrr.Polar(steps="auto")``). ``fast_lanczos``
+(``method="krylov"``) is the deflated stochastic Lanczos quadrature at every size (``edlrr.krylov``:
+N = 8 sphere probes x d = 30 Lanczos steps beyond the 64 directions), ``fast_rational`` "auto" with
+the nuclear norm by it with ``tail_gradient="rational"`` (the same value, a gradient closer to U V^T), ``fast_polar``
 (``method="polar"``) the polar iteration at every size. ``svdvals`` is the exact reference:
-``torch.linalg.svdvals(S).sum()``, whose autograd gradient is U V^T. Square n x n float64
-matrices, n in {384, 512, 1024, 2048}, seeded (``common.make_matrix``; the same matrix in both
-classes and on every commit):
+``torch.linalg.svdvals(S).sum()``, whose autograd gradient is U V^T. Square n x n matrices,
+n in {384, 512, 1024, 2048}, seeded (``common.make_matrix``, i.e. ``datasets.synthetic.test_matrix``;
+the same matrix in both classes and on every commit), in float64 and (FastVsExact's ``dtype``)
+its float32 copy:
 
 gaussian       i.i.d. N(0, 1) entries: full rank, Marchenko-Pastur singular values
 lowrank_noise  rank 50 with singular values 1, plus a Gaussian matrix of spectral norm 1e-2
 power          sigma_i = 1 / i, i = 1 ... n (orthogonal factors from QR of Gaussians)
 
 FastVsExact           time_forward_backward: seconds for the value and its gradient
-                      (``torch.autograd.grad``) by each method; peakmem_forward_backward: peak
+                      (``torch.autograd.grad``) by each method in each dtype (svdvals in the
+                      same dtype beside it); peakmem_forward_backward: peak
                       resident memory of the process over that call (the high-water mark is
                       reset just before it, so the matrix generator in ``setup`` does not count;
                       it still includes torch, ~220 MB, the matrix and its copy, and the code
                       that a first call loads; see ``common.reset_peak_memory``).
-FastVsExactAccuracy   fast against svdvals on the same matrix, one fixed probe seed:
+FastVsExactAccuracy   fast against svdvals on the same float64 matrix, one fixed probe seed:
                       track_value_relerr   |fast - exact| / exact, nuclear norm
                       track_grad_cosine    cosine between the fast gradient and U V^T
                       track_grad_cosine_rational  the same with tail_gradient="rational"
@@ -36,7 +38,8 @@ FastVsExactAccuracy   fast against svdvals on the same matrix, one fixed probe s
 Commits whose edlrr has neither method "auto" nor preset "fast" skip the fast cases (and the
 whole accuracy class).
 The svdvals cases need nothing from edlrr and run on every commit. Cost per commit on one
-thread (estimated from --quick runs): about 4 minutes for FastVsExact (svdvals forward+backward
+thread (estimated from --quick runs, float64 alone; float32 adds less than as much again): about
+4 minutes for FastVsExact (svdvals forward+backward
 takes 4-6 s at 2048, fast 0.5 s, and building a 2048 ``lowrank_noise`` or ``power`` matrix
 2-3 s, once per process) and under a minute for FastVsExactAccuracy (one ``setup_cache`` for
 all twelve cases).
@@ -54,6 +57,7 @@ from .common import (configure, estimator, make_matrix, reset_peak_memory, seed_
 
 SPECTRA = ["gaussian", "lowrank_noise", "power"]
 SIZES = [384, 512, 1024, 2048]
+DTYPES = ["float64", "float32"]
 PROBES = 8  # the preset's N
 
 
@@ -72,26 +76,27 @@ def _probe_seed(spectrum: str, n: int) -> int:
 
 @timing_attrs
 class FastVsExact:
-    """Nuclear norm and its gradient, exact (svdvals) or fast, across spectra and sizes."""
+    """Nuclear norm and its gradient, exact (svdvals) or fast, across spectra, sizes and dtypes
+    (the float32 case: the float64 matrix cast, the same probe seed)."""
 
-    params = [SPECTRA, SIZES, ["svdvals", "fast", "fast_lanczos", "fast_rational", "fast_polar"]]
-    param_names = ["spectrum", "n", "method"]
+    params = [SPECTRA, SIZES, ["svdvals", "fast", "fast_lanczos", "fast_rational", "fast_polar"], DTYPES]
+    param_names = ["spectrum", "n", "method", "dtype"]
 
-    def setup(self, spectrum, n, method):
+    def setup(self, spectrum, n, method, dtype):
         configure()
         # raises NotImplementedError (skipped) where this edlrr has no preset "fast"
         self.f = estimator(method, "nuclear", probes=PROBES, seed=_probe_seed(spectrum, n))
-        self.S_grad = _matrix(spectrum, n).clone().requires_grad_(True)
+        self.S_grad = _matrix(spectrum, n).to(getattr(torch, dtype)).clone().requires_grad_(True)
 
     def _forward_backward(self):
         (grad,) = torch.autograd.grad(self.f(self.S_grad), self.S_grad)
         sync()
         return grad
 
-    def time_forward_backward(self, spectrum, n, method):
+    def time_forward_backward(self, spectrum, n, method, dtype):
         self._forward_backward()
 
-    def peakmem_forward_backward(self, spectrum, n, method):
+    def peakmem_forward_backward(self, spectrum, n, method, dtype):
         reset_peak_memory()
         self._forward_backward()
 

@@ -21,8 +21,8 @@ Kinds
 
 References
 ----------
-.. [1] EDLRR: N. Li, Y. Xie, P. Liu, T. Dai, Y. Jiang and S.-T. Xia, "Efficient Differentiable Approximation of Generalized
-   Low-rank Regularization", IJCAI 2025, Sec. 4.1 and Table 1 ("drop XX%", "block", "text").
+.. [1] EDLRR: N. Li, Y. Xie, P. Liu, T. Dai, Y. Jiang and S.-T. Xia, "Efficient Differentiable Approximation of
+   Generalized Low-rank Regularization", IJCAI 2025, Sec. 4.1 and Table 1 ("drop XX%", "block", "text").
 .. [2] DLRL: Z. Chen, J. Yao, G. Xiao and S. Wang, "Efficient and Differentiable Low-rank
    Matrix Completion with Back Propagation", IEEE TMM 2021, Sec. IV-A and IV-E (random
    masks covering 40% of pixels, text masks).

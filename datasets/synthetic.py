@@ -15,9 +15,14 @@ Two datasets:
 
 ``dlrl_synthetic`` (:class:`DLRLSyntheticConfig` -> :class:`CompletionProblem`)
     The synthetic protocol of DLRL (Sec. IV-D, Fig. 3): ``X_s = U V^T`` with ``U``, ``V``
-    100 x 20 standard Gaussian, Gaussian noise ``N(0, sigma)`` on every entry, a share
+    100 x 20, non-negative ``U(0, 1)`` (``factors="nonnegative"``, default) or standard
+    Gaussian (``factors="signed"``), Gaussian noise ``N(0, sigma)`` on every entry, a share
     ``n_r`` (``unobserved``) of entries hidden, scored by RSRE
     (:func:`edlrr_bench.datasets.metrics.rsre`).
+
+Beside them, the named test matrices of the estimators' benchmarks (no dataset config):
+:func:`test_matrix` (``gaussian``, ``lowrank``, ``lowrank_noise``, ``power`` and XTrace's test
+spectra, :data:`TEST_SPECTRA`) and their singular values :func:`spectrum_values`.
 
 All random draws are made on the CPU in float64 from generators seeded by the config
 (:meth:`DatasetConfig.generator`), then cast to ``dtype`` and moved to ``device``.
@@ -33,6 +38,7 @@ References
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import ClassVar
 
 import torch
@@ -49,7 +55,9 @@ from ._common import (
 from .masks import random_mask
 
 __all__ = [
+    "DLRL_FACTORS",
     "SPECTRUM_KINDS",
+    "TEST_SPECTRA",
     "DLRLSyntheticConfig",
     "SpectrumConfig",
     "SyntheticMatrix",
@@ -59,9 +67,14 @@ __all__ = [
     "make_spectrum_matrix",
     "matrix_from_spectrum",
     "random_orthonormal",
+    "lowrank_rank",
+    "spectrum_values",
+    "test_matrix",
 ]
 
 SPECTRUM_KINDS = ("flat", "geometric", "power", "repeated", "ill_conditioned", "rank1", "zero")
+DLRL_FACTORS = ("nonnegative", "signed")
+"""Distributions of the factors ``U``, ``V`` of ``dlrl_synthetic`` (:class:`DLRLSyntheticConfig`)."""
 
 
 # ------------------------------------------------------------------------- spectra
@@ -321,7 +334,18 @@ class DLRLSyntheticConfig(DatasetConfig):
     m, n : int
         Size of ``X_s`` (paper: 100 x 100).
     rank : int
-        Inner dimension of the Gaussian factors ``U`` (m x r), ``V`` (n x r) (paper: 20).
+        Inner dimension of the factors ``U`` (m x r), ``V`` (n x r) (paper: 20).
+    factors : str
+        Distribution of the entries of ``U`` and ``V``, one of :data:`DLRL_FACTORS`:
+
+        - ``"nonnegative"`` (default): i.i.d. ``U(0, 1)``, so ``X_s >= 0``. DLRL Sec. IV-D does
+          not state the distribution; Sec. III-C (the paragraph after eq. (23)) says "most
+          matrix factorization-based methods require the latent submatrices to be
+          non-negative" and ends every block with a ReLU, so DLRL's prediction is a product of
+          non-negative factors and can only fit non-negative data. Non-negative factors are our
+          reading of that paragraph; ``U(0, 1)`` (rather than, e.g., ``|N(0, 1)|``) is our choice.
+        - ``"signed"``: i.i.d. standard Gaussian; about half the entries of ``X_s`` are
+          negative, which DLRL's ReLU output cannot fit (RSRE >= ||min(X_s, 0)||_F / ||X_s||_F).
     sigma : float
         Standard deviation of the Gaussian noise on every entry (the paper writes
         ``N(0, sigma)``; reading sigma as the standard deviation is ours). The default 0.1
@@ -338,12 +362,14 @@ class DLRLSyntheticConfig(DatasetConfig):
     rank: int = 20
     sigma: float = 0.1
     unobserved: float = 0.3
+    factors: str = "nonnegative"
     seed: int = 0
 
     def __post_init__(self):
         check_int("m", self.m)
         check_int("n", self.n)
         check_int("rank", self.rank, 1, min(self.m, self.n))
+        check_choice("factors", self.factors, DLRL_FACTORS)
         check_float("sigma", self.sigma, 0.0)
         check_drop("unobserved", self.unobserved)
         check_int("seed", self.seed, 0)
@@ -353,14 +379,17 @@ class DLRLSyntheticConfig(DatasetConfig):
         return cls(**{"m": 12, "n": 10, "rank": 3, **params})
 
 
-def make_dlrl_synthetic(config: DLRLSyntheticConfig, *, dtype: torch.dtype | None = None, device=None) -> CompletionProblem:
+def make_dlrl_synthetic(config: DLRLSyntheticConfig, *, dtype: torch.dtype | None = None,
+                        device=None) -> CompletionProblem:
     """Build one instance of the DLRL synthetic protocol.
 
-    ``truth = U V^T`` (``U``, ``V`` standard Gaussian, stream ``"factors"``),
-    ``noisy = truth + sigma * G`` (stream ``"noise"``), ``mask`` hides exactly
-    ``round(n_r m n)`` entries (stream ``"mask"``), ``observed = noisy * mask``. Score a
-    completion ``X_hat`` with ``rsre(X_hat, problem.truth)`` (RSRE against the clean
-    matrix, as in the paper).
+    ``truth = U V^T`` (``U``, ``V`` i.i.d. ``U(0, 1)`` with ``factors="nonnegative"``, standard
+    Gaussian with ``"signed"``; stream ``"factors"``), ``noisy = truth + sigma * G`` (stream
+    ``"noise"``), ``mask`` hides exactly ``round(n_r m n)`` entries (stream ``"mask"``),
+    ``observed = noisy * mask``. The noise and the mask depend only on ``seed`` (and ``sigma``,
+    ``n_r``), so both kinds of factors share them. Score a completion ``X_hat`` with
+    ``rsre(X_hat, problem.truth)`` (RSRE against the clean matrix, as in the paper).
+    Cost: O(m n r) for the product.
 
     Returns
     -------
@@ -369,14 +398,16 @@ def make_dlrl_synthetic(config: DLRLSyntheticConfig, *, dtype: torch.dtype | Non
 
     References
     ----------
-    DLRL, Sec. IV-D ("X_s = U V^T, U, V in R^{100 x 20}", noise N(0, sigma), n_r, RSRE).
+    DLRL, Sec. IV-D ("X_s = U V^T, U, V in R^{100 x 20}", noise N(0, sigma), n_r, RSRE) and
+    Sec. III-C after eq. (23) (non-negative latent submatrices, ReLU).
     """
     if not isinstance(config, DLRLSyntheticConfig):
         raise TypeError(f"expected a DLRLSyntheticConfig, got {type(config).__name__}")
     c = config
     gen = c.generator("factors")
-    u = torch.randn(c.m, c.rank, generator=gen, dtype=torch.float64)
-    v = torch.randn(c.n, c.rank, generator=gen, dtype=torch.float64)
+    draw = torch.randn if c.factors == "signed" else torch.rand
+    u = draw(c.m, c.rank, generator=gen, dtype=torch.float64)
+    v = draw(c.n, c.rank, generator=gen, dtype=torch.float64)
     truth = u @ v.T
     noisy = truth + c.sigma * torch.randn(c.m, c.n, generator=c.generator("noise"), dtype=torch.float64)
     mask = random_mask((c.m, c.n), c.unobserved, generator=c.generator("mask"), exact=True)
@@ -389,3 +420,133 @@ def make_dlrl_synthetic(config: DLRLSyntheticConfig, *, dtype: torch.dtype | Non
         config=c,
         noisy=finish(noisy, dtype, dev),
     )
+
+
+# -------------------------------------------------------------------- test spectra
+TEST_SPECTRA = ("gaussian", "lowrank", "lowrank_noise", "power", "flat", "poly", "slowexp", "fastexp", "smallstep",
+                "bigstep", "rank20")
+"""The named test matrices of :func:`test_matrix` (the ``fast`` experiment and the asv benchmarks)."""
+
+LOWRANK_NOISE_RANK = 50
+"""Rank of the signal of ``lowrank_noise`` (at most min(m, n))."""
+LOWRANK_NOISE_LEVEL = 1e-2
+"""Spectral norm of the noise of ``lowrank_noise``."""
+
+
+def lowrank_rank(k: int) -> int:
+    """Rank of the ``lowrank`` test spectrum of a matrix with min(m, n) = ``k``: max(1, k // 10)."""
+    return max(1, check_int("k", k) // 10)
+
+
+def spectrum_values(spectrum: str, k: int) -> torch.Tensor | None:
+    """Singular values of the named test spectrum of a matrix with min(m, n) = ``k``.
+
+    Returns float64, shape ``(k,)``, in the order :func:`test_matrix` gives them to the
+    factors' columns (zeros beyond the rank); ``None`` for ``gaussian`` and ``lowrank_noise``,
+    whose matrices are drawn directly. With ``i = 1, ..., k``:
+
+    ============== =====================================================================
+    ``power``      ``1 / i``
+    ``lowrank``    ``r = max(1, k // 10)`` values from 10 down to 1, geometric; then 0
+    ``flat``       ``linspace(1, 3, k)`` (ascending)
+    ``poly``       ``i^-2``
+    ``slowexp``    ``0.9^(i - 1)``
+    ``fastexp``    ``0.7^(i - 1)``
+    ``smallstep``  1 for ``i <= ceil(k / 20)``, then ``1e-3``
+    ``bigstep``    1 for ``i <= ceil(k / 20)``, then ``1e-8``
+    ``rank20``     ``1 + (20 - i) / 20`` for ``i <= 20`` (1.95 down to 1), then 0
+    ============== =====================================================================
+
+    ``flat`` ... ``bigstep`` are the test matrices of XTrace (Epperly, Tropp & Webber, "XTrace:
+    making the most of every sample in stochastic trace estimation", SIMAX 2024; the
+    ``tests/basic_tests.m`` of their code), as singular values. Cost O(k).
+    """
+    check_choice("spectrum", spectrum, TEST_SPECTRA)
+    k = check_int("k", k)
+    if spectrum in ("gaussian", "lowrank_noise"):
+        return None
+    i = torch.arange(1, k + 1, dtype=torch.float64)
+    top = math.ceil(k / 20)
+    if spectrum == "lowrank":
+        r = lowrank_rank(k)
+        return torch.cat([torch.logspace(1, 0, r, dtype=torch.float64), torch.zeros(k - r, dtype=torch.float64)])
+    return {
+        "power": lambda: 1.0 / i,
+        "flat": lambda: torch.linspace(1, 3, k, dtype=torch.float64),
+        "poly": lambda: i ** -2.0,
+        "slowexp": lambda: 0.9 ** (i - 1),
+        "fastexp": lambda: 0.7 ** (i - 1),
+        "smallstep": lambda: torch.where(i <= top, 1.0, 1e-3).double(),
+        "bigstep": lambda: torch.where(i <= top, 1.0, 1e-8).double(),
+        "rank20": lambda: torch.where(i <= 20, 1.0 + (20 - i) / 20, 0.0).double(),
+    }[spectrum]()
+
+
+def _qr_columns(n: int, r: int, generator: torch.Generator) -> torch.Tensor:
+    """The Q factor of the QR of a seeded n x r Gaussian matrix (float64; no sign fix)."""
+    return torch.linalg.qr(torch.randn(n, r, generator=generator, dtype=torch.float64)).Q
+
+
+def test_matrix(spectrum: str, m: int, n: int, *, seed: int = 0, dtype: torch.dtype | None = None, device=None,
+                factors: bool = False):
+    """A seeded ``m x n`` matrix with a named test spectrum (:data:`TEST_SPECTRA`).
+
+    ``gaussian``: i.i.d. N(0, 1) entries (Marchenko-Pastur singular values). ``lowrank_noise``:
+    ``U V^T + E`` with ``U`` (m x r), ``V`` (n x r) orthonormal, ``r = min(50, m, n)``, and an
+    i.i.d. Gaussian ``E`` scaled to spectral norm exactly ``1e-2`` (a flat head of ``r`` values
+    near 1 above a Marchenko-Pastur tail). The others: ``U diag(s) V^T`` with ``s`` from
+    :func:`spectrum_values` (``lowrank``: its ``r`` non-zero values only) and ``U``, ``V`` with
+    ``len(s)`` orthonormal columns. Orthonormal factors are the Q of the QR of Gaussian matrices
+    without a sign fix (not Haar, unlike :func:`random_orthonormal`; the matrices must stay
+    those the committed results were measured on). Everything is drawn on the CPU in float64
+    from ``torch.Generator().manual_seed(seed)`` in the order ``U``, ``V``, ``E``, then cast to
+    ``dtype`` (default float64) and moved to ``device``.
+
+    Parameters
+    ----------
+    spectrum : str
+        One of :data:`TEST_SPECTRA`.
+    m, n : int
+        Shape, >= 1.
+    seed : int
+        >= 0.
+    dtype, device
+        Of the result.
+    factors : bool
+        Also return ``(U, s, V)`` (float64, CPU), the exact factors; ``None`` for ``gaussian``
+        and ``lowrank_noise``.
+
+    Returns
+    -------
+    torch.Tensor or (torch.Tensor, tuple or None)
+
+    Cost: O(m n k) for the QR factors and the product (k = min(m, n)); ``lowrank_noise`` adds
+    the spectral norm of ``E`` (one svdvals, O(m n k)).
+    """
+    check_choice("spectrum", spectrum, TEST_SPECTRA)
+    m, n = check_int("m", m), check_int("n", n)
+    seed = check_int("seed", seed, 0)
+    g = torch.Generator().manual_seed(seed)
+    svd = None
+    if spectrum == "gaussian":
+        S = torch.randn(m, n, generator=g, dtype=torch.float64)
+    elif spectrum == "lowrank_noise":
+        r = min(LOWRANK_NOISE_RANK, m, n)
+        U, V = _qr_columns(m, r, g), _qr_columns(n, r, g)
+        E = torch.randn(m, n, generator=g, dtype=torch.float64)
+        E *= LOWRANK_NOISE_LEVEL / torch.linalg.matrix_norm(E, ord=2)
+        S = torch.addmm(E, U, V.mT)
+        del E
+    else:
+        s = spectrum_values(spectrum, min(m, n))
+        if spectrum == "lowrank":
+            s = s[:lowrank_rank(min(m, n))]
+        U = _qr_columns(m, len(s), g)
+        V = _qr_columns(n, len(s), g)
+        S = (U * s) @ V.mT
+        svd = (U, s, V)
+    S = finish(S, dtype, device)
+    return (S, svd) if factors else S
+
+
+test_matrix.__test__ = False  # (a builder, not a test: pytest leaves it alone where a test imports it)

@@ -56,7 +56,9 @@ import torch
 
 from .probes import sample_probes
 
-__all__ = ["SpectralFunction", "spectral_sum", "dense_spectral_sum", "quadrature_error", "pinching_error", "fit_rational_tail", "bracketed_quadrature", "gauss_quadrature", "radau_matrix", "range_basis", "lanczos_basis", "xt_times", "x_times"]
+__all__ = ["SpectralFunction", "spectral_sum", "dense_spectral_sum", "quadrature_error", "pinching_error",
+           "fit_rational_tail", "bracketed_quadrature", "gauss_quadrature", "radau_matrix", "range_basis",
+           "lanczos_basis", "xt_times", "x_times"]
 
 
 @dataclass(frozen=True)
@@ -423,8 +425,9 @@ def fit_rational_tail(theta, weights, h: SpectralFunction, alive, poles: int = 2
     tmax = torch.where(tmax > 0, tmax, 1.0)
     lam, sigma, target = lam / top, sigma / top.sqrt(), target / tmax
     sets = torch.combinations(shifts, poles) if poles > 1 else shifts[:, None]  # (K, P)
+    # (*, K, J, 1 + P)
     B = torch.cat([sigma[..., None, :, None].expand(*lam.shape[:-1], sets.shape[0], lam.shape[-1], 1),
-                   sigma[..., None, :, None] / (1 + sets[:, None, :] * lam[..., None, :, None])], -1)  # (*, K, J, 1 + P)
+                   sigma[..., None, :, None] / (1 + sets[:, None, :] * lam[..., None, :, None])], -1)
     WB = B * w[..., None, :, None]
     G = B.mT @ WB
     ridge = 1e-12 * G.diagonal(dim1=-2, dim2=-1).sum(-1) + torch.finfo(B.dtype).tiny ** 0.5  # (nothing alive: coef 0)

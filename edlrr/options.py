@@ -385,8 +385,8 @@ def options_for(method: str = "auto", options=None):
             raise ValueError(f"options of method {options.method!r} ({type(options).__name__}) given with "
                              f"method={method!r}")
         return options
-    raise TypeError(f"options must be None, a dict or an options instance ({', '.join(c.__name__ for c in ALGORITHMS.values())}), "
-                    f"got {type(options).__name__}")
+    classes = ", ".join(c.__name__ for c in ALGORITHMS.values())
+    raise TypeError(f"options must be None, a dict or an options instance ({classes}), got {type(options).__name__}")
 
 
 class Plan(NamedTuple):

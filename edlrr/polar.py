@@ -64,8 +64,8 @@ from .krylov import range_basis, x_times, xt_times
 from .probes import sample_probes
 
 __all__ = ["POLAR_DTYPES", "DESIGNS", "odd_coefficients", "quintic_coefficients", "design_products", "choose_design",
-           "choose_extension", "work_dtype", "gram", "symmetric_square", "polar_tail", "Tail", "nuclear_norm", "product_counts",
-           "extension_counts"]
+           "choose_extension", "work_dtype", "gram", "symmetric_square", "polar_tail", "Tail", "nuclear_norm",
+           "product_counts", "extension_counts"]
 
 POLAR_DTYPES = ("auto", "bfloat16", "float32", "float64")
 BLOCK = 128
@@ -134,7 +134,8 @@ def odd_coefficients(lower: float, degrees: tuple[int, ...], upper: float = UPPE
     return tuple(coefs), dev
 
 
-def quintic_coefficients(lower: float, steps: int, upper: float = UPPER, grid: int = 2000) -> tuple[tuple[tuple[float, ...], ...], float]:
+def quintic_coefficients(lower: float, steps: int, upper: float = UPPER,
+                         grid: int = 2000) -> tuple[tuple[tuple[float, ...], ...], float]:
     """``steps`` greedy minimax odd quintics on [lower, upper] (:func:`odd_coefficients`): the
     design of an integer ``polar_steps``; e_T = 0.015 for lower = 0.01, four steps."""
     if isinstance(steps, bool) or int(steps) != steps or steps < 1:

@@ -43,7 +43,7 @@ EXPERIMENTS = ["theory", "completion", "recovery", "ratings", "video", "denoise"
 
 LONGEST_CELLS_FIRST = ["denoise", "completion", "ratings", "recovery", "video", "fast", "theory"]
 """The order ``run`` hands experiments to Dask workers: those with the longest single cells
-first (full preset: denoise ~30 min, the paper's EDLRR on completion and IRNN on ratings ~8 min),
+first (full preset: denoise ~30 min, the paper's EDLRR on completion ~10 min),
 the many short theory cells last to fill the workers' gaps."""
 
 DEFAULT_OUT = Path("results") / "scratch"
@@ -263,7 +263,8 @@ def _client(args):
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--preset", choices=["quick", "full"], default="quick",
-                        help="size of the sweep: quick (default, a few minutes) or full (the papers' sizes; 1 h 38 min with --workers 2 on 2 cores, see results/README.md)")
+                        help="size of the sweep: quick (default, a few minutes) or full (the papers' sizes; hours "
+                             "on a CPU, see results/README.md)")
     common.add_argument("--config", type=Path, default=None,
                         help="TOML file whose keys override the preset (same layout as edlrr_bench/configs/*.toml); "
                              "an unknown section, key or method is refused before anything runs")

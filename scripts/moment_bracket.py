@@ -2,13 +2,14 @@
 
     python scripts/moment_bracket.py [--seeds 10] [--n 1000]
 
-For XTrace's test spectra (``edlrr_bench.experiments.fast.test_matrix``, the same seeded
-matrices as the harness) and each functional: :func:`edlrr.bidiagonal.moment_bracket` of the
-method's one run of 50 Golub-Kahan steps (the same probe as ``generator=seed``), i.e. the range of
-that run's estimate over every tail measure with the run's first 100 moments, as relative errors
-against the truth (``fast._xtrace_truth``): the mean over the seeds of its two ends and of its
-width, how often the truth lies inside, and the method's own mean relative error on the same
-seeds. A width above 2% means no rule using only those moments is sure to be within 1%.
+For XTrace's test spectra (``edlrr_bench.experiments.fast.matrices.matrix``, i.e.
+``edlrr_bench.datasets.synthetic.test_matrix`` with seed 0: the same matrices as the harness)
+and each functional: :func:`edlrr.bidiagonal.moment_bracket` of the method's one run of 50
+Golub-Kahan steps (the same probe as ``generator=seed``), i.e. the range of that run's estimate
+over every tail measure with the run's first 100 moments, as relative errors against the truth
+(``fast.accuracy.xtrace_truth``): the mean over the seeds of its two ends and of its width, how
+often the truth lies inside, and the method's own mean relative error on the same seeds. A width
+above 2% means no rule using only those moments is sure to be within 1%.
 """
 from __future__ import annotations
 
@@ -23,15 +24,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import edlrr  # noqa: E402
 from edlrr import bidiagonal, krylov  # noqa: E402
-from edlrr.estimators import _RANK_FUNCTION, _power_function  # noqa: E402  (the estimators' own h)
-from edlrr_bench.experiments.fast import SCHATTEN_P, _xtrace_truth, test_matrix  # noqa: E402
+from edlrr.estimators import RANK_FUNCTION, power_function  # noqa: E402  (the estimators' own h)
+from edlrr_bench.experiments.fast.accuracy import SCHATTEN_P, xtrace_truth  # noqa: E402
+from edlrr_bench.experiments.fast.matrices import matrix  # noqa: E402
 
 SPECTRA = ["flat", "poly", "slowexp", "fastexp", "smallstep", "bigstep", "rank20"]
 FUNCTIONALS = ["nuclear", "schatten0.5", "schatten2", "rank"]
 
 
 def _function(functional: str) -> krylov.SpectralFunction:
-    return _RANK_FUNCTION if functional == "rank" else _power_function(SCHATTEN_P[functional])
+    return RANK_FUNCTION if functional == "rank" else power_function(SCHATTEN_P[functional])
 
 
 def _estimate(S: torch.Tensor, functional: str, seed: int) -> float:
@@ -43,9 +45,9 @@ def _estimate(S: torch.Tensor, functional: str, seed: int) -> float:
 def moment_table(seeds: int = 10, n: int = 1000) -> pd.DataFrame:
     rows = []
     for spectrum in SPECTRA:
-        S = test_matrix(spectrum, n)
+        S = matrix(spectrum, n)
         for functional in FUNCTIONALS:
-            truth = _xtrace_truth(spectrum, n, functional)
+            truth = xtrace_truth(spectrum, n, functional)
             h = _function(functional)
             lo, hi, est = [], [], []
             for seed in range(seeds):
@@ -66,7 +68,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     d = moment_table(args.seeds, args.n)
     fmt = {c: (lambda v: f"{v:+.1e}") for c in ("low end", "high end")}
-    fmt.update({"width": lambda v: f"{v:.1e}", "matvec error": lambda v: f"{v:.1e}", "truth inside": lambda v: f"{v:.2f}"})
+    fmt.update({"width": lambda v: f"{v:.1e}", "matvec error": lambda v: f"{v:.1e}",
+                "truth inside": lambda v: f"{v:.2f}"})
     for c, f in fmt.items():
         d[c] = d[c].map(f)
     print(d.to_markdown(index=False, disable_numparse=True))

@@ -372,7 +372,8 @@ def test_degenerate_spectra_value_and_gradient(path, spectrum):
         assert float(value) == 0 and float(X.grad.abs().max()) == 0
     else:
         r = 1 if spectrum == "rank1" else n
-        _assert_nuclear_subgradient(X.grad, S, r, 0.2 if path == "paper" else 1e-8, cross=0.4 if path == "paper" else None)
+        paper = path == "paper"
+        _assert_nuclear_subgradient(X.grad, S, r, 0.2 if paper else 1e-8, cross=0.4 if paper else None)
     if path == "auto":
         assert float(edlrr.rank(S)) == {"zero": 0, "rank1": 1, "equal": n}[spectrum]
         assert math.isclose(float(value), truth, rel_tol=1e-12, abs_tol=1e-12)

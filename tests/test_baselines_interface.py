@@ -13,8 +13,8 @@ import edlrr_bench.baselines as bl
 from edlrr_bench.baselines import (DivergenceError, available_solvers, get_solver, relative_error,
                                    solver_class)
 
-ALL = ["dlrl", "edlrr", "edlrr-rpca", "irnn", "rpca-ialm", "svd-autograd", "svt"]
-COMPLETION = ["dlrl", "edlrr", "irnn", "svd-autograd", "svt"]
+ALL = ["dlrl", "edlrr", "edlrr-rpca", "global-mean", "irnn", "rpca-ialm", "svd-autograd", "svt", "user-item-bias"]
+COMPLETION = ["dlrl", "edlrr", "global-mean", "irnn", "svd-autograd", "svt", "user-item-bias"]
 RPCA = ["edlrr-rpca", "rpca-ialm"]
 
 # very short runs: these tests check the interface, not accuracy
@@ -28,6 +28,8 @@ QUICK = {
     "dlrl": {"blocks": 2, "d": 4, "max_epochs": 100, "eta_init": 0.5},
     "rpca-ialm": {"max_iter": 10},
     "edlrr-rpca": {"steps": 3, "options": {"probes": 8, "sqrt_iters": 8, "pinv_iters": 8}},
+    "global-mean": {},
+    "user-item-bias": {},
 }
 
 
@@ -76,7 +78,7 @@ def test_defaults_and_test_params(name):
     solver = get_solver(name)
     assert dataclasses.is_dataclass(solver) and solver.name == name
     assert solver.params() == dataclasses.asdict(solver)
-    assert isinstance(cls.test_params, dict) and cls.test_params
+    assert isinstance(cls.test_params, dict) and (cls.test_params or not dataclasses.fields(cls))  # none: no params
     get_solver(name, **cls.test_params)  # the tiny configuration is valid
     assert cls.__doc__ and "References" in (cls.__module__ and __import__(cls.__module__, fromlist=["x"]).__doc__)
 

@@ -411,7 +411,8 @@ def test_experiment_quick_end_to_end(tmp_path, experiment):
         assert any("(fast)" in l and "(paired;" in l for l in budget), budget
         assert any("(fast-rational)" in l and "(paired;" not in l for l in budget), budget
         assert df.malloc_trim_threshold.notna().all()  # the allocator setting the memory ran under
-        assert (df[df.param_part == "crossover"][["seconds_svdvals", "seconds_dense", "seconds_lanczos"]] > 0).all().all()
+        crossover = df[df.param_part == "crossover"]
+        assert (crossover[["seconds_svdvals", "seconds_dense", "seconds_lanczos"]] > 0).all().all()
 
 
 AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "data" / "edlrr-images"
@@ -489,7 +490,7 @@ def test_authors_subset_config_resolves_to_the_documented_grid(tmp_path):
 def test_oracle_error_matches_a_monte_carlo_of_its_estimator():
     """fast.oracle_error's closed form (sphere-probe variance with the control variate) against
     simulating that estimator: exact head, N sphere probes, exact quadratic forms, fitted beta."""
-    from edlrr_bench.experiments.fast import oracle_error
+    from edlrr_bench.experiments.fast.accuracy import oracle_error
     rng = np.random.default_rng(0)
     sigma = 0.9 ** np.arange(200)
     err, k, N = oracle_error(sigma, "schatten0.5", budget=40)
@@ -511,7 +512,7 @@ def test_oracle_error_matches_a_monte_carlo_of_its_estimator():
 def test_oracle_gradient_cosine_against_the_gradients_it_describes():
     """fast.oracle_gradient_cosine against forming its best gradient: exact on the top k
     directions and c X_t on the rest, cosine with U h'(Sigma) V^T, best over k and c."""
-    from edlrr_bench.experiments.fast import oracle_gradient_cosine
+    from edlrr_bench.experiments.fast.accuracy import oracle_gradient_cosine
     rng = np.random.default_rng(1)
     n = 60
     U, _ = np.linalg.qr(rng.standard_normal((n, n)))
@@ -616,7 +617,7 @@ def test_provenance_records_the_allocator_trim_setting(monkeypatch):
 
 
 def test_memory_claims_name_the_trim_setting_of_their_rows():
-    from edlrr_bench.experiments.fast import _trim_setting
+    from edlrr_bench.experiments.fast.speed import trim_setting as _trim_setting
 
     d = pd.DataFrame({"dataset_n": [4096, 4096, 2048], "method": ["fast", "svdvals", "fast"],
                       "malloc_trim_threshold": ["65536", "65536", "unset"]})
@@ -638,7 +639,8 @@ def test_penalty_part_compares_the_quadrature_rules(tmp_path):
     assert cli.main(["fast", "--out", str(out), "--config", str(cfg), "--no-progress"]) == 0
     df = pd.read_csv(out / "fast.csv").set_index("method")
     assert {"fast-lanczos", "fast-lanczos gauss-radau"} <= set(df.index)
-    ext, mean = df.loc["fast-lanczos", "expansion_relerr_max"], df.loc["fast-lanczos gauss-radau", "expansion_relerr_max"]
+    ext = df.loc["fast-lanczos", "expansion_relerr_max"]
+    mean = df.loc["fast-lanczos gauss-radau", "expansion_relerr_max"]
     assert 0 < ext < mean, (ext, mean)
     assert df.loc["fast-lanczos", "pinching_relerr_median"] > 0  # concave h: the split raises the sum
     report = (out / "REPORT.md").read_text()
@@ -718,7 +720,7 @@ def test_provenance_records_the_cpu_and_the_polar_dtype(monkeypatch):
     names it."""
     import torch
 
-    from edlrr_bench.experiments.fast import _machine_setting
+    from edlrr_bench.experiments.fast.speed import machine_setting as _machine_setting
     from edlrr_bench.provenance import provenance
 
     assert {"cpu_model", "polar_dtype_auto"} <= set(PROVENANCE_COLUMNS)
@@ -745,33 +747,69 @@ def test_provenance_records_the_cpu_and_the_polar_dtype(monkeypatch):
         " (CPU model and polar dtype not recorded)"
 
 
-def test_speed_table_script_pairs_each_method_with_its_svdvals(tmp_path):
-    """scripts/speed_table.py (the README's compact speed tables): paired speed-up = svdvals'
-    paired seconds / the method's, svdvals' memory from its own cell, failed cells left out."""
+def _speed_table_script():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("speed_table", Path(__file__).parents[1] / "scripts" / "speed_table.py")
+    path = Path(__file__).parents[1] / "scripts" / "speed_table.py"
+    spec = importlib.util.spec_from_file_location("speed_table", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    rows = [dict(param_part="speed", method="svdvals", status="ok", threads=1, dataset_n=64, dataset_spectrum="power",
-                 seconds_median=2.0, svdvals_paired_seconds=np.nan, value_relerr_median=0.0, grad_cosine_median=1.0,
-                 extra_peak_mib=100.0),
-            dict(param_part="speed", method="fast", status="ok", threads=1, dataset_n=64, dataset_spectrum="power",
-                 seconds_median=0.25, svdvals_paired_seconds=2.5, value_relerr_median=1e-3, grad_cosine_median=0.995,
-                 extra_peak_mib=20.0),
-            dict(param_part="speed", method="fast-lanczos", status="failed", threads=1, dataset_n=64,
-                 dataset_spectrum="power", seconds_median=np.nan, svdvals_paired_seconds=np.nan,
-                 value_relerr_median=np.nan, grad_cosine_median=np.nan, extra_peak_mib=np.nan),
-            dict(param_part="xtrace", method="fast", status="ok", threads=1, dataset_n=64, dataset_spectrum="power",
-                 seconds_median=1.0, svdvals_paired_seconds=1.0, value_relerr_median=0.5, grad_cosine_median=0.5,
-                 extra_peak_mib=1.0)]
+    return mod
+
+
+def _speed_row(method, dtype=None, status="ok", **values):
+    row = dict(param_part="speed", method=method, status=status, threads=1, dataset_n=64, dataset_spectrum="power",
+               param_dtype=dtype, seconds_median=np.nan, svdvals_paired_seconds=np.nan, value_relerr_median=np.nan,
+               grad_cosine_median=np.nan, extra_peak_mib=np.nan)
+    return {**row, **values}
+
+
+def _cells(line):
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_speed_table_script_pairs_each_method_with_its_svdvals_in_each_dtype(tmp_path):
+    """scripts/speed_table.py (the docs' and README's speed tables): per dtype, paired speed-up =
+    svdvals' paired seconds / the method's, svdvals' memory from its own cell of that dtype; float64
+    and float32 side by side, "not measured" / "failed" where a dtype's cell is absent / failed, a
+    method without any finished cell left out."""
+    mod = _speed_table_script()
+    rows = [_speed_row("svdvals", seconds_median=2.0, value_relerr_median=0.0, grad_cosine_median=1.0,
+                       extra_peak_mib=100.0),
+            _speed_row("fast", seconds_median=0.25, svdvals_paired_seconds=2.5, value_relerr_median=1e-3,
+                       grad_cosine_median=0.995, extra_peak_mib=20.0),
+            _speed_row("fast-lanczos", status="failed"),
+            _speed_row("fast-lean", seconds_median=0.125, value_relerr_median=5e-3, grad_cosine_median=0.9,
+                       extra_peak_mib=10.0),
+            _speed_row("fast-lean", dtype="float32", status="failed"),
+            _speed_row("svdvals", dtype="float32", seconds_median=1.0, value_relerr_median=1e-7,
+                       grad_cosine_median=1.0, extra_peak_mib=60.0),
+            _speed_row("fast", dtype="float32", seconds_median=0.2, svdvals_paired_seconds=1.2,
+                       value_relerr_median=2e-3, grad_cosine_median=0.99, extra_peak_mib=12.0),
+            dict(_speed_row("fast", seconds_median=1.0, svdvals_paired_seconds=1.0, value_relerr_median=0.5,
+                            grad_cosine_median=0.5, extra_peak_mib=1.0), param_part="xtrace")]
     (tmp_path / "m").mkdir()
     pd.DataFrame(rows).to_csv(tmp_path / "m" / "fast.csv", index=False)
     table = mod.speed_table([str(tmp_path / "m")]).splitlines()
-    assert len(table) == 3  # header, rule, the one ok speed row of a method
-    cells = [c.strip() for c in table[2].strip("|").split("|")]
-    assert cells[:5] == ["m", "1", "64", "power", "fast"]
-    assert float(cells[7]) == 10.0 and float(cells[10]) == 100 and float(cells[11]) == 20
+    assert len(table) == 4  # header, rule, fast, fast-lean
+    head, fast, lean = _cells(table[0]), _cells(table[2]), _cells(table[3])
+    assert head[5:8] == ["svdvals s f64", "method s f64", "paired speed-up f64"]
+    assert head[12:15] == ["svdvals s f32", "method s f32", "paired speed-up f32"]
+    assert fast[:5] == ["m", "1", "64", "power", "fast"]
+    assert [float(c) for c in fast[5:12]] == [2.5, 0.25, 10.0, 1e-3, 0.995, 100, 20]
+    assert [float(c) for c in fast[12:19]] == [1.2, 0.2, 6.0, 2e-3, 0.99, 60, 12]
+    assert lean[4] == "fast-lean" and lean[5] == "nan" and float(lean[6]) == 0.125 and float(lean[11]) == 10
+    assert lean[12:19] == ["failed"] * 7
+    # the README's table: the preset's rows only, the same numbers
+    compact = mod.compact_table(str(tmp_path / "m")).splitlines()
+    assert len(compact) == 3 and _cells(compact[2])[:2] == ["64", "power"]
+    assert [float(c) for c in _cells(compact[2])[2:]] == [2.5, 0.25, 10.0, 1e-3, 1.2, 0.2, 6.0, 2e-3]
+    # a folder measured in float64 only: its float32 columns say so
+    (tmp_path / "f64").mkdir()
+    pd.DataFrame(rows[:4]).drop(columns="param_dtype").to_csv(tmp_path / "f64" / "fast.csv", index=False)
+    only = _cells(mod.compact_table(str(tmp_path / "f64")).splitlines()[2])
+    assert [float(c) for c in only[2:6]] == [2.5, 0.25, 10.0, 1e-3]
+    assert only[6:] == ["not measured"] * 4
 
 
 def test_xtrace_table_script_compares_the_preset_with_the_best_sketch_configuration(tmp_path):
@@ -779,12 +817,14 @@ def test_xtrace_table_script_compares_the_preset_with_the_best_sketch_configurat
     least error of the sketch-head configurations of <= 100 products, and which one."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("xtrace_table", Path(__file__).parents[1] / "scripts" / "xtrace_table.py")
+    path = Path(__file__).parents[1] / "scripts" / "xtrace_table.py"
+    spec = importlib.util.spec_from_file_location("xtrace_table", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     base = dict(param_part="xtrace", status="ok", dataset_spectrum="poly", param_functional="nuclear", products=100)
     rows = [dict(base, method="budget-100 matvec", value_relerr_mean=1e-3, grad_cosine_mean=0.5, ci95_coverage=0.9),
-            dict(base, method="budget-100 matvec radau", value_relerr_mean=2e-3, grad_cosine_mean=0.5, ci95_coverage=1.0),
+            dict(base, method="budget-100 matvec radau", value_relerr_mean=2e-3, grad_cosine_mean=0.5,
+                 ci95_coverage=1.0),
             dict(base, method="budget-100 A", value_relerr_mean=3e-2, grad_cosine_mean=0.25, ci95_coverage=1.0),
             dict(base, method="budget-100 B", value_relerr_mean=2e-2, grad_cosine_mean=0.125, ci95_coverage=1.0),
             dict(base, method="Hutchinson-10k", value_relerr_mean=1e-5, grad_cosine_mean=0.9, ci95_coverage=1.0,
@@ -801,7 +841,7 @@ def test_matvec_budget_curve_names_the_least_budget_from_which_the_target_holds(
     """The XTrace report's budget curve of the matvec preset: the least measured budget from
     which every larger one meets the target (1%, 1e-4 on the fast-decay and step spectra), '>'
     the largest where none does; other methods and rank20 left out."""
-    from edlrr_bench.experiments.fast import _matvec_budget_curve
+    from edlrr_bench.experiments.fast.accuracy import matvec_budget_curve as _matvec_budget_curve
 
     def row(method, spectrum, functional, err):
         return dict(method=method, dataset_spectrum=spectrum, param_functional=functional, value_relerr_mean=err)
@@ -826,7 +866,8 @@ def test_matvec_budget_curve_names_the_least_budget_from_which_the_target_holds(
     assert list(curve.columns[2:6]) == ["100 products", "200 products", "400 products", "800 products"]
     assert curve.set_index("spectrum").loc["fastexp", "target"] == 1e-4
     # the rank is left out of the summary of the spectral sums: met by all of them from 800
-    assert summary == "the matvec preset meets every spectral sum's target from 800 products (schatten0.5 on poly the last)"
+    assert summary == ("the matvec preset meets every spectral sum's target from 800 products (schatten0.5 on poly "
+                       "the last)")
     unmet = d.copy()
     unmet.loc[unmet.method == "budget-800 matvec", "value_relerr_mean"] = 0.5
     assert _matvec_budget_curve(unmet)[1] == ("the matvec preset up to 800 products: spectral sums not at target on "
@@ -836,7 +877,7 @@ def test_matvec_budget_curve_names_the_least_budget_from_which_the_target_holds(
 
 
 def test_matvec_budget_coverage_names_the_worst_line_of_each_budget():
-    from edlrr_bench.experiments.fast import _matvec_budget_coverage
+    from edlrr_bench.experiments.fast.accuracy import matvec_budget_coverage as _matvec_budget_coverage
 
     def row(method, spectrum, functional, cover):
         return dict(method=method, dataset_spectrum=spectrum, param_functional=functional, ci95_coverage=cover)
@@ -860,11 +901,11 @@ def test_xtrace_claim_of_the_spectral_sums_alone_on_the_decay_and_step_spectra()
     """The XTrace section's verdict for the 1e-4 bar without the rank: one configuration's worst
     spectral sum (nuclear, Schatten-p) on the fast-decay and step spectra; the bar with the rank
     judged apart."""
-    from edlrr_bench.experiments.fast import _xtrace_section
+    from edlrr_bench.experiments.fast.accuracy import xtrace_section
 
     def rows(method, err):
-        return [dict(param_part="xtrace", method=method, dataset_spectrum=sp, param_functional=fn,
-                     value_relerr_mean=err(sp, fn), value_relerr_max=err(sp, fn), products=100)
+        return [dict(param_part="xtrace", method=method, dataset_spectrum=sp, dataset_n=50, param_functional=fn,
+                     param_seeds=2, value_relerr_mean=err(sp, fn), value_relerr_max=err(sp, fn), products=100)
                 for sp in ("fastexp", "smallstep", "bigstep", "flat", "rank20")
                 for fn in ("rank", "nuclear", "schatten0.5")]
 
@@ -873,7 +914,7 @@ def test_xtrace_claim_of_the_spectral_sums_alone_on_the_decay_and_step_spectra()
 
     def verdicts(frame):
         claims = []
-        _xtrace_section(frame, {"xtrace": {"n": 50, "seeds": 2}}, claims)
+        xtrace_section(frame, claims)
         return {c["claim"]: c for c in claims}
 
     d = pd.DataFrame(rows("budget-100 X", good) + rows("budget-100 Y", even))
@@ -896,7 +937,8 @@ def test_moment_bracket_script_closes_on_an_exhausted_krylov_space_and_opens_on_
     fast decay at n = 300 (live values to i = 82) the rank's bracket is wide and holds the truth."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("moment_bracket", Path(__file__).parents[1] / "scripts" / "moment_bracket.py")
+    path = Path(__file__).parents[1] / "scripts" / "moment_bracket.py"
+    spec = importlib.util.spec_from_file_location("moment_bracket", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.SPECTRA = ["rank20", "fastexp"]

@@ -6,7 +6,7 @@ import torch
 
 import edlrr
 from edlrr import bidiagonal
-from edlrr.estimators import _RANK_FUNCTION, _power_function
+from edlrr.estimators import RANK_FUNCTION, power_function
 
 from conftest import matrix_with_spectrum
 
@@ -98,7 +98,7 @@ def test_decaying_spectrum_within_a_few_tenths_of_a_percent_and_better_than_the_
 def test_radau_rule_below_gauss_on_a_decaying_tail_and_equal_where_the_space_is_exhausted():
     """For sqrt-like h the Gauss-Radau(0) rule is the lower end of the bracket: on sigma_i = 0.9^i
     (Schatten-0.5) the Gauss rule overestimates by more; on a step spectrum (beta_d = 0) they agree."""
-    h = _power_function(0.5)
+    h = power_function(0.5)
     S = matrix_with_spectrum(300, 300, 0.9 ** (IDX - 1), seed=7)
     truth = _exact(S, 0.5)
     kw = dict(probes=1, lanczos_steps=30, generator=0)
@@ -144,7 +144,8 @@ def test_batch_gives_the_numbers_of_a_loop_with_the_same_generator_in_float32_to
 
 
 def test_rank_of_an_exactly_low_rank_matrix_and_a_finite_gradient_at_zeros():
-    S0 = matrix_with_spectrum(200, 200, torch.where(IDX[:200] <= 20, 1.0 + (20 - IDX[:200]) / 20, 0.0).double(), seed=12)
+    spectrum = torch.where(IDX[:200] <= 20, 1.0 + (20 - IDX[:200]) / 20, 0.0).double()
+    S0 = matrix_with_spectrum(200, 200, spectrum, seed=12)
     assert float(edlrr.rank(S0, **matvec(), generator=0)) == pytest.approx(20, abs=1e-9)
     S = S0.clone().requires_grad_()
     edlrr.schatten(S, 0.5, **matvec(), generator=0).backward()
@@ -167,10 +168,10 @@ def test_bad_options_name_the_problem():
     with pytest.raises(ValueError, match="'tail_gradient' is not used by method 'matvec'"):
         edlrr.nuclear_norm(torch.eye(3, dtype=torch.float64), method="matvec", options={"tail_gradient": "rational"})
     with pytest.raises(ValueError, match="rule must be one of"):
-        bidiagonal.spectral_sum(torch.eye(3, dtype=torch.float64), _RANK_FUNCTION, probes=1, lanczos_steps=2,
+        bidiagonal.spectral_sum(torch.eye(3, dtype=torch.float64), RANK_FUNCTION, probes=1, lanczos_steps=2,
                                 rule="lobatto")
     with pytest.raises(ValueError, match="m <= n"):
-        bidiagonal.spectral_sum(torch.ones(4, 3, dtype=torch.float64), _RANK_FUNCTION, probes=1, lanczos_steps=2)
+        bidiagonal.spectral_sum(torch.ones(4, 3, dtype=torch.float64), RANK_FUNCTION, probes=1, lanczos_steps=2)
 
 
 def test_the_matvec_method_counts_100_products():
@@ -279,7 +280,7 @@ def test_a_singular_value_at_the_tolerance_is_counted_or_covered_by_the_error_es
 def test_moment_bracket_is_the_exact_value_where_the_krylov_space_is_exhausted(p):
     """rank 12 < d: every run's measure is known whole (beta_d = 0), so the bracket closes on the truth."""
     S = matrix_with_spectrum(150, 120, torch.linspace(3, 1, 12, dtype=torch.float64), seed=4).T
-    h = _RANK_FUNCTION if p == 0 else _power_function(p)
+    h = RANK_FUNCTION if p == 0 else power_function(p)
     lo, hi = bidiagonal.moment_bracket(S, h, probes=2, lanczos_steps=20, generator=0)
     truth = _exact(S, p)
     assert math.isclose(float(lo), truth, rel_tol=1e-10) and math.isclose(float(hi), truth, rel_tol=1e-10)
@@ -290,7 +291,7 @@ def test_moment_bracket_holds_the_estimate_of_the_same_runs(p):
     """The preset's value (its rule clamped into the Gauss/Radau bracket) lies in the interval, and
     the interval is not a point where 20 steps cannot resolve a 0.97^i decay."""
     S = matrix_with_spectrum(200, 200, 0.97 ** IDX[:200], seed=5)
-    h = _power_function(p)
+    h = power_function(p)
     lo, hi = bidiagonal.moment_bracket(S, h, probes=1, lanczos_steps=20, generator=3)
     v = bidiagonal.spectral_sum(S, h, probes=1, lanczos_steps=20, generator=3)[0]
     assert float(lo) - 1e-12 <= float(v) <= float(hi) + 1e-12
@@ -313,7 +314,7 @@ def test_rank_bracket_holds_the_count_of_the_runs_exact_measure(rtol, wide, seed
     V = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64)).Q
     S = (U * sigma) @ V.T
     d = 20
-    runs = bidiagonal._runs(S, _RANK_FUNCTION, 1, d, seed, rtol, None, 15.0)
+    runs = bidiagonal._runs(S, RANK_FUNCTION, 1, d, seed, rtol, None, 15.0)
     head, _, rules = bidiagonal._estimate(S, *runs[:4], d, *runs[4], bracket=True)
     lo, hi = (float(head[0] + x[0]) for x in rules["step"])
     c = int(round(float(head[0])))  # the converged pairs: the top c singular values on this decay
@@ -323,7 +324,7 @@ def test_rank_bracket_holds_the_count_of_the_runs_exact_measure(rtol, wide, seed
     exact = c + (n - c) * float(weights[sigma[c:] > tol].sum() / weights.sum())
     assert lo - 1e-9 <= exact <= hi + 1e-9
     assert (hi - lo > 1.0) if wide else (hi - lo < 1.0)
-    lo_m, hi_m = bidiagonal.moment_bracket(S, _RANK_FUNCTION, probes=1, lanczos_steps=d, generator=seed,
+    lo_m, hi_m = bidiagonal.moment_bracket(S, RANK_FUNCTION, probes=1, lanczos_steps=d, generator=seed,
                                            rank_rtol=rtol)
     assert math.isclose(float(lo_m), lo) and math.isclose(float(hi_m), hi)
 
@@ -331,4 +332,4 @@ def test_rank_bracket_holds_the_count_of_the_runs_exact_measure(rtol, wide, seed
 def test_moment_bracket_refuses_h_without_a_bracket():
     S = matrix_with_spectrum(30, 30, IDX[:30] ** -1.0, seed=0)
     with pytest.raises(ValueError, match="Bernstein function or a step"):
-        bidiagonal.moment_bracket(S, _power_function(3.0), probes=1, lanczos_steps=5)
+        bidiagonal.moment_bracket(S, power_function(3.0), probes=1, lanczos_steps=5)

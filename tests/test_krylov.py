@@ -241,7 +241,8 @@ def test_bad_krylov_options(kwargs, match):
 
 def test_expansion_must_match_internals():
     S = _mat("power")
-    with pytest.raises(ValueError, match="'expansion' is not used by method 'krylov'; it is an option of 'paper', 'released'"):
+    message = "'expansion' is not used by method 'krylov'; it is an option of 'paper', 'released'"
+    with pytest.raises(ValueError, match=message):
         edlrr.lrr(S, "laplace", method="krylov", options={"expansion": "taylor"})
     with pytest.raises(ValueError, match="expansion must be one of"):
         edlrr.lrr(S, "laplace", options=edlrr.Paper(expansion="quadrature"))

@@ -85,6 +85,9 @@ CONFIG_KEYS = Table({
     "methods": Names(METHODS),
     "edlrr_masks": None,  # mask labels the paper's estimator runs on (default: every mask)
     "edlrr_images": None,  # images the paper's estimator runs on (default: every image)
+    # one-at-a-time sweeps of h's gamma and of the weight lam of R(X) (see :func:`sweep_cells`)
+    "sweeps": Rows(Table({"methods": Names(METHODS), "images": None, "masks": None, "gamma": None, "lam": None,
+                          "probes": None, "iters": None})),
     # per solver; "edlrr-fast" for the methods of preset "fast"
     "overrides": solver_overrides({**{s: s for s, _, _ in METHODS.values()}, "edlrr-fast": "edlrr"}),
 })
@@ -108,18 +111,73 @@ def mask_label(ds: dict) -> str:
     return "block" if ds["mask"] in ("square", "square_small", "block") else ds["mask"]
 
 
+def sweep_label(method: str, key: str, value) -> str:
+    """The method label of a sweep cell: ``"SVD-autograd T-gamma [gamma=2]"``, and for a point
+    of a settings ladder (``value`` = (N, k)) ``"EDLRR nuclear [N=64,k=10]"``."""
+    if key == "settings":
+        return f"{method} [N={value[0]},k={value[1]}]"
+    return f"{method} [{key}={value:g}]"
+
+
+def sweep_cells(cfg: dict) -> list[Cell]:
+    """The cells of each sweep of ``cfg["sweeps"]``: each of its ``methods`` on each of its
+    ``images`` and each mask of ``cfg["masks"]`` whose label is in its ``masks``, once per value of
+    its ``gamma`` (h's gamma; a method whose h has none is skipped) and once per value of its
+    ``lam`` (the weight of R(X) in the loss), the other parameters as in the main grid. One
+    parameter varies at a time; the main grid holds the point where both take their defaults.
+    A settings ladder of the paper's estimator: for its methods of the paper's estimator (others
+    are skipped), once per pair of its ``probes`` (N) and ``iters`` (k1 = k2) values.
+    Labels: :func:`sweep_label`. A cell named twice is kept once."""
+    out = {}
+    for sw in cfg.get("sweeps", []):
+        for cell in _one_sweep(cfg, sw):
+            out.setdefault(cell.key, cell)
+    return list(out.values())
+
+
+def _one_sweep(cfg: dict, sw: dict) -> list[Cell]:
+    authors = bool(cfg.get("authors_images"))
+    out = []
+    for image in sw.get("images", cfg["authors_image_ids"] if authors else cfg["images"]):
+        for m in cfg["masks"]:
+            ds = _dataset(cfg, image, m)
+            if mask_label(ds) not in sw.get("masks", [mask_label(ds)]):
+                continue
+            for label in sw["methods"]:
+                solver, params, _ = METHODS[label]
+                params = {**params, **cfg.get("overrides", {}).get(solver, {})}
+                grid = [("lam", v, {"lam": float(v)}) for v in sw.get("lam", [])]
+                if solver == "edlrr" and params.get("method", "paper") == "paper":
+                    grid += [("settings", (int(n), int(k)),
+                              {"options": {**params.get("options", {}), "probes": int(n), "pinv_iters": int(k),
+                                           "sqrt_iters": int(k)}})
+                             for n in sw.get("probes", []) for k in sw.get("iters", [])]
+                if "penalty_params" in params:
+                    grid = [("gamma", v, {"penalty_params": {**params["penalty_params"], "gamma": float(v)}})
+                            for v in sw.get("gamma", [])] + grid
+                for key, value, change in grid:
+                    for rep in range(cfg["reps"]):
+                        out.append(Cell(NAME, sweep_label(label, key, value), {**ds, "seed": rep},
+                                        {"solver": solver, **params, **change}, rep=rep, version=VERSION))
+    return out
+
+
+def _dataset(cfg: dict, image, m: dict) -> dict:
+    if cfg.get("authors_images"):
+        return {"name": "edlrr_images", "image": image, "mask": authors_mask(m), "drop": m.get("drop", 0.4)}
+    return {"name": "image_inpainting", "image": image, "size": cfg["size"], "mask": m["mask"],
+            "drop": m.get("drop", 0.4)}
+
+
 def cells(cfg: dict) -> list[Cell]:
+    """The cells of ``[completion]``: each image x mask x method of the main grid (the paper's
+    estimator only on ``edlrr_masks`` x ``edlrr_images`` where given), then :func:`sweep_cells`."""
     out = []
     authors = bool(cfg.get("authors_images"))
     images = cfg["authors_image_ids"] if authors else cfg["images"]
     for image in images:
         for m in cfg["masks"]:
-            if authors:
-                mask = authors_mask(m)
-                ds = {"name": "edlrr_images", "image": image, "mask": mask, "drop": m.get("drop", 0.4)}
-            else:
-                ds = {"name": "image_inpainting", "image": image, "size": cfg["size"], "mask": m["mask"],
-                      "drop": m.get("drop", 0.4)}
+            ds = _dataset(cfg, image, m)
             for label in cfg["methods"]:
                 if label not in METHODS:
                     raise ValueError(f"unknown completion method {label!r}; known: {sorted(METHODS)}")
@@ -137,7 +195,7 @@ def cells(cfg: dict) -> list[Cell]:
                 for rep in range(cfg["reps"]):
                     out.append(Cell(NAME, label, {**ds, "seed": rep}, {"solver": solver, **params}, rep=rep,
                                     version=version))
-    return out
+    return out + sweep_cells(cfg)
 
 
 def run_cell(cell: Cell, device: str = "cpu") -> dict:
@@ -157,13 +215,69 @@ def run_cell(cell: Cell, device: str = "cpu") -> dict:
     }
 
 
+def is_sweep(method: pd.Series) -> pd.Series:
+    """Whether each method label is that of a sweep cell (:func:`sweep_label`)."""
+    return method.astype(str).str.contains(r" \[(?:gamma|lam|N)=", regex=True)
+
+
+def _sweep_section(df: pd.DataFrame) -> list[str]:
+    """The sweeps' cells: mean PSNR (missing pixels and whole image) per mask, method and value,
+    with the number of cells and of those that finished."""
+    rows = df[is_sweep(df.method)]
+    if rows.empty:
+        return []
+    rows = rows.assign(mask_label=_mask_labels(rows), status_ok=rows.status == "ok")
+    tab = (rows.groupby(["mask_label", "method"], dropna=False)
+           .agg(n=("status", "size"), ok=("status_ok", "sum"), psnr_missing=("psnr_missing", "mean"),
+                psnr=("psnr", "mean")).reset_index())
+    return ["### Sweeps of gamma and lambda, and the paper's estimator's settings ladder", "",
+            "One parameter at a time (the main table holds gamma = 500, lambda = 1e-3 and the estimator's "
+            "settings of the configuration); `n` cells, `ok` of them finished; mean PSNR over the images, on "
+            "the missing pixels and on the whole image.", "",
+            tab.to_markdown(index=False, floatfmt=".2f"), ""]
+
+
+def _mask_labels(df: pd.DataFrame) -> list[str]:
+    """Table 1's mask label of each row from its dataset columns (failed rows included)."""
+    return [mask_label({"mask": r.get("dataset_mask"), "drop": r.get("dataset_drop", 0.4)})
+            for r in df.to_dict("records")]
+
+
+def table1_column(method: str) -> str | None:
+    """The EDLRR Table 1 column a method measures: its own (``METHODS``), or the column whose
+    objective an ``SVD-autograd`` method computes on exact singular values."""
+    col = METHODS.get(method, (None, None, None))[2]
+    if col is None and method.startswith("SVD-autograd "):
+        name = method.removeprefix("SVD-autograd ")
+        col = name if name in papers.EDLRR_TABLE1_COLUMNS else None
+    return col
+
+
+def psnr_figure(df: pd.DataFrame, plot, paper: bool) -> str:
+    """PSNR on the missing pixels, one panel per mask, each method's mean and interval over the
+    images; failed or diverged cells marked; the paper's Table 1 numbers (``paper``) as markers
+    at the methods that measure their column."""
+    rows = df.assign(mask_label=_mask_labels(df))
+    ref = pd.DataFrame([{"mask_label": m, "method": meth, "value": papers.EDLRR_TABLE1[m][col][0]}
+                        for meth in rows.method.unique() if (col := table1_column(meth))
+                        for m in rows.mask_label.unique() if m in papers.EDLRR_TABLE1]) if paper else None
+    return plot.pointplot(rows, x="method", y="psnr_missing", col="mask_label", reference=ref,
+                          col_order=list(papers.EDLRR_TABLE1),
+                          reference_label="paper (Table 1)", name="completion_psnr",
+                          title="PSNR on the missing pixels by mask", ylabel="PSNR (dB)")
+
+
 def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
+    sweep_lines = _sweep_section(df)
+    df = df[~is_sweep(df.method)]
     ok = df[df.status == "ok"].copy()
     src = "the authors' images and masks (--images)" if cfg.get("authors_images") else \
         f"scikit-image's embedded images {cfg['images']} at {cfg['size']} x {cfg['size']}"
     lines = ["## completion: EDLRR Table 1 (image inpainting)", "",
              f"Data: {src}; {cfg['reps']} seed(s) per cell (mask and probes). PSNR on the missing pixels as the "
-             "authors compute it (MSE over the missing entries); the paper's Table 1 is on the authors' 8 images "
+             "authors compute it (MSE over the missing entries), beside it the whole image's PSNR (clipped to "
+             "[0, 1]) and DLRL's eq. 49 (the squared error of the missing pixels over all pixels); the paper's "
+             "Table 1 is on the authors' 8 images "
              "with their masks, so the paper's numbers are comparable only under `--images`."
              + (f" Smaller than the paper: the paper's estimator (EDLRR ...) ran on masks {cfg['edlrr_masks']} only "
                 "(CPU budget); the paper runs it on every mask." if "edlrr_masks" in cfg else "")
@@ -173,6 +287,7 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
     if ok.empty:
         return "\n".join(lines + ["No finished cells.", ""]), claims
     agg = ok.groupby(["mask_label", "method"]).agg(psnr=("psnr_missing", "mean"), std=("psnr_missing", "std"),
+                                                   whole=("psnr", "mean"), eq49=("psnr_missing_eq49", "mean"),
                                                    seconds=("seconds", "mean"), ssim=("ssim", "mean")).reset_index()
     rows = []
     for _, r in agg.iterrows():
@@ -180,14 +295,14 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
         paper = papers.EDLRR_TABLE1.get(r.mask_label, {}).get(col) if col else None
         rows.append({"mask": r.mask_label, "method": r.method,
                      "PSNR ours": f"{r.psnr:.2f}" + (f" +- {r['std']:.2f}" if not math.isnan(r['std']) else ""),
+                     "PSNR whole image": f"{r.whole:.2f}", "PSNR eq. 49": f"{r.eq49:.2f}",
                      "PSNR paper": f"{paper[0]:.2f}" if paper else "",
                      "ours - paper": f"{r.psnr - paper[0]:+.2f}" if paper and cfg.get("authors_images") else "",
                      "SSIM": f"{r.ssim:.3f}", "s / image": f"{r.seconds:.2f}",
                      "s / image paper (GPU)": f"{papers.EDLRR_TABLE1_TIME_S[col]:.2f}" if col else ""})
     table = pd.DataFrame(rows)
     lines += [table.to_markdown(index=False), ""]
-    lines.append(plot.barplot(ok, x="mask_label", y="psnr_missing", hue="method", name="completion_psnr",
-                              title="PSNR on the missing pixels", ylabel="PSNR (dB)"))
+    lines.append(psnr_figure(df, plot, paper=bool(cfg.get("authors_images"))))
     lines.append(plot.barplot(ok, x="method", y="seconds", hue=None, name="completion_time",
                               title="seconds per image", logy=True, ylabel="s"))
     # claims: relaxations beat the nuclear norm; EDLRR matches exact SVD-autograd
@@ -235,4 +350,4 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
                                    "measured": f"ours - paper {min(diffs):+.2f} ... {max(diffs):+.2f} dB "
                                                f"({len(diffs)} mask(s))",
                                    "verdict": "reproduced" if max(abs(x) for x in diffs) < 1.0 else "not reproduced"})
-    return "\n".join(lines), claims
+    return "\n".join(lines + sweep_lines), claims

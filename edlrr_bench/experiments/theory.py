@@ -171,11 +171,41 @@ def _fit_rate(k, b) -> float:
     return float(-np.polyfit(k[ok], np.log(b[ok]), 1)[0]) if ok.sum() >= 2 else float("nan")
 
 
+def bound_counts(ok: pd.DataFrame) -> list[str]:
+    """A table per eps over the same cells (every cell under the theorem's assumptions,
+    :func:`edlrr_bench.claims.theorem_cells`, all sweeps) and their total over eps, the denominator of the
+    claims table's Theorem 4 row: in how many the printed and the corrected bound are non-trivial
+    (> 0), and in how many the measured probability lies below each by more than 3 binomial
+    standard errors."""
+    from ..claims import theorem_cells
+
+    pr = theorem_cells(ok)
+    rows = []
+    for tag in ("0p01", "0p05", "0p1"):
+        cols = [f"bound_paper_eps{tag}", f"bound_cheb_eps{tag}", f"violates_paper_eps{tag}",
+                f"violates_cheb_eps{tag}"]
+        if not set(cols) <= set(pr.columns):
+            continue
+        d = pr.dropna(subset=cols[:2])
+        rows.append({"eps": float(tag.replace("p", ".")), "cells": len(d),
+                     "printed > 0": int((d[cols[0]] > 0).sum()), "corrected > 0": int((d[cols[1]] > 0).sum()),
+                     "below printed": int(d[cols[2]].fillna(False).astype(bool).sum()),
+                     "below corrected": int(d[cols[3]].fillna(False).astype(bool).sum())})
+    if not rows:
+        return []
+    tab = pd.DataFrame(rows)
+    tab = pd.concat([tab, tab.drop(columns="eps").sum().to_frame().T.assign(eps="all")], ignore_index=True)
+    return ["(cell, eps) pairs of every sweep that records the bound, one denominator per row: where each bound is "
+            "non-trivial, and where the measured probability lies below it by more than 3 binomial standard "
+            "errors.", "", tab.to_markdown(index=False), ""]
+
+
 def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> str:
     ok = df[df.status == "ok"].copy()
     lines = ["## theory: Theorem 4 (bias, variance, probability bound)", ""]
     lines.append(f"Matrices {cfg['m']} x {cfg['n']} with exact spectra; {cfg['reps']} seeded repetitions per cell; "
-                 f"p in {cfg['powers']}; N in {cfg['probes']}; k1, k2 in {cfg['iters']} (others at {cfg['base_iters']}).")
+                 f"p in {cfg['powers']}; N in {cfg['probes']}; k1, k2 in {cfg['iters']} "
+                 f"(others at {cfg['base_iters']}).")
     lines.append("")
     claims = []
     if ok.empty:
@@ -188,7 +218,8 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> str:
         g = g.sort_values("param_probes")
         rows.append({"spectrum": spec, "p": p, "slope of var vs N": _fit_slope(g.param_probes, g.variance),
                      "median var*N / 2||S||_2p^2p": float((g.var_times_n / g.theory_var_times_n).median()),
-                     "median var*N / exact Var*N (k1,k2)": float((g.var_times_n / g.theory_var_times_n_iters).median())})
+                     "median var*N / exact Var*N (k1,k2)":
+                         float((g.var_times_n / g.theory_var_times_n_iters).median())})
     var_tab = pd.DataFrame(rows)
     slopes = var_tab["slope of var vs N"]
     ratio = var_tab["median var*N / exact Var*N (k1,k2)"]
@@ -216,7 +247,8 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> str:
             g = g.sort_values(f"param_{label}")
             rows.append({"spectrum": spec, "p": p,
                          "fitted rate r (|bias| ~ e^{-r k}), theory": _fit_rate(g[f"param_{label}"], g.theory_rel_bias),
-                         f"rel. bias at {sweep}={int(g[f'param_{label}'].max())}, theory": float(g.theory_rel_bias.iloc[-1]),
+                         f"rel. bias at {sweep}={int(g[f'param_{label}'].max())}, theory":
+                             float(g.theory_rel_bias.iloc[-1]),
                          "max |z| measured vs theory mean": float(g.mean_z.abs().max())})
         tab = pd.DataFrame(rows)
         zmax = float(tab["max |z| measured vs theory mean"].max())
@@ -238,11 +270,22 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> str:
                                    title=f"|bias| vs {sweep}: measured (markers), exact (lines)"))
     # 3. probability against the bound
     cols = [c for c in ok.columns if c.startswith("violates_")]
-    lines += ["### Empirical Pr(|X - T|/T <= eps) against the bound", ""]
+    lines += ["### Empirical Pr(|X - T|/T <= eps) against the bound", "",
+              "X is the estimate from N probes, T = ||S||_p^p its target, E = |E[X] - T| / T the relative bias "
+              "left by k1 and k2 (exact, `edlrr.theory.bias`) and Var[X] = 2 C^2 ||S||_{2p}^{2p} / N the "
+              "variance term. As printed: Pr(|X - T| / T <= eps) >= 1 - Var[X] / (T (eps + E))^2. Chebyshev's "
+              "inequality gives only the corrected form Pr >= 1 - Var[X] / (T (eps - E))^2 for eps > E "
+              "(trivial, 0, for eps <= E): the printed one adds the bias where it must be subtracted "
+              "(`edlrr.theory.probability_bound`, forms `paper` and `chebyshev`).", ""]
+    lines += bound_counts(ok)
     lines.append(plot.lineplot(pr, x="param_probes", y="prob_eps0p05", hue="param_p", col="spectrum_label",
                                ref="bound_paper_eps0p05", logx=True, name="theory_probability",
                                ylabel="Pr(rel. err <= 0.05)", xlabel="probes N",
                                title="empirical probability (markers) vs Theorem 4 bound as printed (lines)"))
+    lines.append(plot.lineplot(pr, x="param_probes", y="prob_eps0p05", hue="param_p", col="spectrum_label",
+                               ref="bound_cheb_eps0p05", logx=True, name="theory_bound",
+                               ylabel="Pr(rel. err <= 0.05)", xlabel="probes N",
+                               title="empirical probability (markers) vs the corrected bound, eps - E (lines)"))
     viol = ok[ok[cols].fillna(False).astype(bool).any(axis=1)] if cols else ok.iloc[:0]
     for form in ("paper", "cheb"):
         fc = [c for c in cols if c.startswith(f"violates_{form}")]
@@ -273,7 +316,8 @@ def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> str:
                   "paper: Gaussian probes, projection on, k1 = k2 = %d; rademacher: +-1 probes; no-projection: "
                   "P_S dropped (p >= 1); released: the authors' internals (Tikhonov inverse + one step, "
                   "%d-term binomial series); fast: ours, `method=\"krylov\"` (64 deflated directions, 8 probes "
-                  "x 30 Lanczos steps; see the `fast` experiment)." % (cfg["base_iters"], cfg.get("released_terms", 5000)),
+                  "x 30 Lanczos steps; see the `fast` experiment)."
+                  % (cfg["base_iters"], cfg.get("released_terms", 5000)),
                   "",
                   tab.reset_index().to_markdown(index=False, floatfmt=".3g"), ""]
         tt = d.pivot_table(index=["spectrum_label", "param_p"], columns="param_variant", values="wall_time_s")

@@ -99,7 +99,7 @@ def _strip(out: Path, df: pd.DataFrame, plot) -> str:
             ax.set_xticks([]), ax.set_yticks([])
             if j == 0:
                 ax.set_ylabel(title, fontsize=7)
-    return plot._save(fig, "video_strip", "frames, backgrounds and foregrounds")
+    return plot.save(fig, "video_strip", "frames, backgrounds and foregrounds")
 
 
 def report(df: pd.DataFrame, out: Path, cfg: dict, plot) -> tuple[str, list]:
