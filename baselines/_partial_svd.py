@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["ThresholdedSVD", "leading_svd", "threshold_svd"]
+__all__ = ["ThresholdedSVD", "leading_svd", "threshold_svd", "check_svd_fields"]
 
 
 def _orth(A: torch.Tensor) -> torch.Tensor:
@@ -161,3 +161,18 @@ def threshold_svd(Y: torch.Tensor, thresholds, *, guess: int, increment: int = 5
     s_new = torch.zeros(r, dtype=Y.dtype, device=Y.device)
     s_new[:rank] = kept[:rank]
     return ThresholdedSVD(X, s_new, Vh[:rank], s.shape[0], dense, iterations)
+
+
+def check_svd_fields(solver) -> None:
+    """Check the fields a solver passes to :func:`threshold_svd` (``svd``, ``subspace_iters``,
+    ``subspace_tol``, ``increment``, ``dense_share``, ``seed``); one-line ``ValueError``/``TypeError``."""
+    from .base import check_choice, check_int, check_positive
+
+    check_choice(solver.svd, "svd", ("dense", "partial"))
+    check_int(solver.subspace_iters, "subspace_iters")
+    if solver.subspace_tol is not None:
+        check_positive(solver.subspace_tol, "subspace_tol")
+    check_int(solver.increment, "increment")
+    if not 0 <= solver.dense_share <= 1:
+        raise ValueError(f"dense_share must lie in [0, 1], got {solver.dense_share}")
+    check_int(solver.seed, "seed", minimum=0)

@@ -17,8 +17,8 @@ import torch
 
 from edlrr.penalties import penalty as make_penalty
 
-from ._partial_svd import threshold_svd
-from .base import (CompletionSolver, DivergenceMonitor, SolveInfo, check_choice, check_int, check_positive)
+from ._partial_svd import check_svd_fields, threshold_svd
+from .base import CompletionSolver, DivergenceMonitor, SolveInfo, check_int, check_positive
 from .registry import register
 
 __all__ = ["IRNN", "irnn_objective"]
@@ -171,14 +171,7 @@ class IRNN(CompletionSolver):
         check_positive(self.residual_tol, "residual_tol")
         if self.max_total_iter is not None:
             check_int(self.max_total_iter, "max_total_iter")
-        check_choice(self.svd, "svd", ("dense", "partial"))
-        check_int(self.subspace_iters, "subspace_iters")
-        if self.subspace_tol is not None:
-            check_positive(self.subspace_tol, "subspace_tol")
-        check_int(self.increment, "increment")
-        if not 0 <= self.dense_share <= 1:
-            raise ValueError(f"dense_share must lie in [0, 1], got {self.dense_share}")
-        check_int(self.seed, "seed", minimum=0)
+        check_svd_fields(self)
 
     def _solve(self, M, omega, rng):
         h = self._penalty()

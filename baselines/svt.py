@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ._partial_svd import threshold_svd
-from .base import CompletionSolver, DivergenceMonitor, SolveInfo, check_choice, check_int, check_positive
+from ._partial_svd import check_svd_fields, threshold_svd
+from .base import CompletionSolver, DivergenceMonitor, SolveInfo, check_int, check_positive
 from .registry import register
 
 __all__ = ["SVT", "shrink"]
@@ -109,14 +109,7 @@ class SVT(CompletionSolver):
         check_positive(self.tol, "tol")
         check_int(self.max_iter, "max_iter")
         check_positive(self.divergence_factor, "divergence_factor")
-        check_choice(self.svd, "svd", ("dense", "partial"))
-        check_int(self.subspace_iters, "subspace_iters")
-        if self.subspace_tol is not None:
-            check_positive(self.subspace_tol, "subspace_tol")
-        check_int(self.increment, "increment")
-        if not 0 <= self.dense_share <= 1:
-            raise ValueError(f"dense_share must lie in [0, 1], got {self.dense_share}")
-        check_int(self.seed, "seed", minimum=0)
+        check_svd_fields(self)
 
     def _solve(self, M, omega, rng):
         m, n = M.shape
