@@ -38,8 +38,8 @@ def _text_files():
 
 def test_no_words_about_the_projects_history():
     hits = [f"{p.relative_to(ROOT)}:{i}: {line.strip()[:100]}"
-            for p, text in _text_files() for i, line in enumerate(text.splitlines(), 1)
-            if HISTORY.search(line)]
+            for p, text in _text_files() if p != Path(__file__).resolve()
+            for i, line in enumerate(text.splitlines(), 1) if HISTORY.search(line)]
     assert not hits, "history words in the tree:\n" + "\n".join(hits[:20])
 
 
