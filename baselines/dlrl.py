@@ -186,33 +186,20 @@ class DLRL(CompletionSolver):
     * Default budget 3000 epochs instead of the release demo's 300; a final sanity check of the
       prediction (``range_factor``); the optional ``normalize`` (all ours, see above).
 
-    Why the paper defaults need thousands of epochs (measured here; no implementation error
-    was found: the blocks match eqs. (14), (23)-(25) and the release line by line). The
-    network never updates its inputs: X_hat_i = ReLU(W_i C_i) with C_i = (Y_i^T Y_i)^{1/2}
-    fixed up to eta, so training is Adam on a non-negative factorisation W_i -> W_i C_i.
-    With the release's initialisation (X_i, W_i ~ U(0, 1), eta = 0.1, so Y_i oversteps by
-    1 / eta) the initial prediction is ~1e5 x the data (rank-5 100 x 80 problem, entries
-    <= 3.9: first RMSE 3.8e5; 64 x 64 image in [0, 1], d = 80: 2.4e7), which the paper hints
-    at ("the initial loss values in some datasets are extremely large"). Shrinking W_i to
-    entries ~1 / sqrt(m d) is not possible at Adam's absolute step 0.01 (W_1, W_I rescaled
-    so that the first prediction fits the data: all ReLU units dead, X = 0, in 45 epochs),
-    so the first ~250-800 epochs only shrink the scale: relative error 61 after 300 epochs,
-    4e-2 / 1.0e-2 / 6e-3 after 1000 / 2000 / 3000 (eta_init = 0.5 starts 2500 x closer,
-    RMSE 154, and reaches 6e-3 in 1000). The scale
-    is not a free choice: with data x 100 every ReLU unit dies (X = 0) within ~70 epochs
-    and the plateau rule calls it converged (hence ``normalize``). Products of ReLU factors
-    are non-negative: signed data (e.g. ``dlrl_synthetic`` with ``factors="signed"``, U V^T
-    with Gaussian U, V; the paper does not state the distribution) give RSRE >= ||min(X_s, 0)||_F / ||X_s||_F (0.71
-    there; measured 0.96 against IRNN's 0.019), and the run's message says so. On images the
-    defaults end far below the paper's PSNR: 300 x 300 "chelsea" (red channel, 40 % missing,
-    d = 80) 10.9 dB (plateau stop at 883 epochs; lr 0.005: 17.7 dB) against SVT's 26.3 dB;
-    64 x 64 images with d = 80 > 64 give rank-64 predictions (no low-rank bias at all).
-
-    Observed here (``track_schatten=True``, small synthetic problems): the sum of the factors'
-    Schatten-p values decreases over training as the paper's Fig. 10 shows, but
-    sum_i ||X_hat_i||_{S_p}^p / p exceeded sum_i ||Y_i||_{S_p}^p / p at every epoch we checked,
-    so Theorem 1's per-block inequality ||X_hat_i||_{S_p}^p <= ||Y_i||_{S_p}^p failed for at
-    least one block (the output W G^+ / 2 with a learned W is not the minimiser of (43)).
+    Convergence. The network never updates its inputs: X_hat_i = ReLU(W_i C_i) with
+    C_i = (Y_i^T Y_i)^{1/2} fixed up to eta, so training is Adam on a non-negative
+    factorisation W_i -> W_i C_i. With the release's initialisation (X_i, W_i ~ U(0, 1),
+    eta = 0.1, so Y_i oversteps by 1 / eta) the first prediction is orders of magnitude above
+    the data (the paper: "the initial loss values in some datasets are extremely large"), and
+    Adam's absolute step spends the first hundreds of epochs shrinking the scale; hence the
+    default budget of 3000 epochs, ``eta_init`` (a larger eta starts closer) and ``normalize``
+    (data far above 1 make every ReLU unit die, X = 0). Products of ReLU factors are
+    non-negative: on signed data the RSRE is at least ||min(X_s, 0)||_F / ||X_s||_F, and the
+    run's message says so. With ``track_schatten=True`` the factors' Schatten-p sums are
+    recorded per epoch (the paper's Fig. 10); Theorem 1's per-block inequality
+    ||X_hat_i||_{S_p}^p <= ||Y_i||_{S_p}^p need not hold for a learned W (the output W G^+ / 2
+    is not the minimiser of (43)). The measurements behind these statements are in
+    ``results/`` (experiments ``recovery`` and ``completion``) and ``tests/``.
     The sum decreases monotonically only while the oversized initial prediction shrinks; once
     the data are fitted it fluctuates (I = 2, d = 10, 40 x 30 rank 3: 57 increases in 600
     epochs), unlike the monotone curves of Fig. 10.
