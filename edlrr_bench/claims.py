@@ -64,6 +64,7 @@ import pandas as pd
 from scipy import stats
 
 from . import papers
+from .experiments.completion import sweep_label
 from .sweep import atomic_write_text
 
 COLUMNS = ["claim_id", "paper", "source", "claim", "mask", "method", "paper_value", "measured", "ci_low",
@@ -685,10 +686,6 @@ RELEASE_UNTESTED = ("the release's estimator settings (N = 20,000 probes, a 5,00
                     "image on a CPU")
 
 
-def _sweep_label(method: str, key: str, value: float) -> str:
-    return f"{method} [{key}={value:g}]"
-
-
 def _sweep_values(authors: pd.DataFrame, method: str, key: str) -> list[float]:
     """The values of ``key`` (gamma, lam) that the sweep cells of ``method`` ran with."""
     prefix = f"{method} [{key}="
@@ -722,16 +719,16 @@ def gap_readings(authors: pd.DataFrame, mask: str, col: str) -> list[tuple[str, 
         if len(a) and len(b):
             out.append((name, *paired(a, b, ma, mb)))
     for g in _sweep_values(sel, OBJECTIVE[col], "gamma"):
-        out.append((f"gamma = {g:g}", *paired(sel[sel.method == _sweep_label(OBJECTIVE[col], "gamma", g)], nuc,
+        out.append((f"gamma = {g:g}", *paired(sel[sel.method == sweep_label(OBJECTIVE[col], "gamma", g)], nuc,
                                              "psnr_missing")))
     exact = EXACT_H[col.split("-")[-1]]
     for g in _sweep_values(sel, exact, "gamma"):
-        out.append((f"exact h, gamma = {g:g}", *paired(sel[sel.method == _sweep_label(exact, "gamma", g)], nuc,
+        out.append((f"exact h, gamma = {g:g}", *paired(sel[sel.method == sweep_label(exact, "gamma", g)], nuc,
                                                       "psnr_missing")))
     for lam in _sweep_values(sel, OBJECTIVE[col], "lam"):
-        b = sel[sel.method == _sweep_label(NUCLEAR, "lam", lam)]
+        b = sel[sel.method == sweep_label(NUCLEAR, "lam", lam)]
         if len(b):
-            out.append((f"lambda = {lam:g}", *paired(sel[sel.method == _sweep_label(OBJECTIVE[col], "lam", lam)], b,
+            out.append((f"lambda = {lam:g}", *paired(sel[sel.method == sweep_label(OBJECTIVE[col], "lam", lam)], b,
                                                      "psnr_missing")))
     return out
 
