@@ -109,9 +109,9 @@ class Settings:
         (biased, far less noisy); ``"stochastic"`` differentiates the estimate (unbiased, but
         noisy: nuclear-norm gradient cosine ~0.15 against ~0.85); ``"rational"`` adds two
         shifted solves with the tail's Gram matrix, fitted to h' on the quadrature nodes
-        (measured cosine 0.995-0.999 for the nuclear norm of full-rank matrices, 0.96-0.98 for
-        gamma-nuclear and Laplace on images; ~3 extra dense products and two min(m, n)^2
-        float32 matrices of memory; see :func:`edlrr.krylov.spectral_sum` and ``edlrr-bench fast``).
+        (closest to the exact gradient of the three; ~3 extra dense products and two
+        min(m, n)^2 float32 matrices of memory; see :func:`edlrr.krylov.spectral_sum`; the
+        cosines with the exact gradient are measured by ``edlrr-bench fast``).
     quadrature : {"extrapolated", "gauss-radau", "gauss", "radau"}
         ``"krylov"``: the rule per probe (:func:`edlrr.krylov.bracketed_quadrature`; with
         ``head="lanczos"`` the same rules from the bidiagonal matrix,

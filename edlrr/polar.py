@@ -28,9 +28,9 @@ With X = S (or S^T, so that X X^T is the smaller Gram matrix, m x m):
    (``polar_extend``, 48 by default) more directions are deflated first: the top Ritz vectors of
    that Lanczos run, by thin products (:func:`choose_extension`): 1/i at n = 4096 with k = 64
    then takes 9 products, not 12. The products run in ``polar_dtype``, bfloat16 by
-   default where it is fast (CUDA, and CPUs with AMX tiles or AVX512-BF16: about 4-5x float32's
-   speed on this project's machines): the target is a gradient direction and a value to ~1e-3, and the
-   iteration is self-correcting.
+   default where it is fast (CUDA, and CPUs with AMX tiles or AVX512-BF16, where its products run
+   several times faster than float32's; ``results/fast-*`` measure it): the target is a gradient
+   direction and a value to ~1e-3, and the iteration is self-correcting.
 3. **Value**: ||Q^T X||_* + <F, X_t> with F the iterate (accumulated in float64): every
    singular value of the tail is counted as sigma f(sigma), f within e_T of 1 above l sigma_t.
    **Gradient**: Q (U_h V_h^T) + (I - Q Q^T) F, the head's exact gradient and the projected
@@ -191,9 +191,8 @@ def choose_design(theta: np.ndarray, weights: np.ndarray, scale2: float) -> tupl
 
 def work_dtype(name: str, X: torch.Tensor) -> torch.dtype:
     """The dtype of the polar iteration: ``"auto"`` is bfloat16 on CUDA and on CPUs with AMX
-    tiles or AVX512-BF16 dot products (where its matrix products are several times float32's
-    speed: 4.0x at 2048 on an AMD EPYC with AVX512-BF16, 605 against 151 GFLOPS on 2 cores),
-    float32 otherwise (bfloat16 products there are emulated, no faster than float32)."""
+    tiles or AVX512-BF16 dot products (where its matrix products run several times faster than
+    float32's), float32 otherwise (bfloat16 products there are emulated, no faster than float32)."""
     if name not in POLAR_DTYPES:
         raise ValueError(f"polar_dtype must be one of {POLAR_DTYPES}, got {name!r}")
     if name != "auto":
@@ -274,8 +273,8 @@ def _extend_head(X, Q, QtX, Y, A, ritz, dk):
         P = P - Q @ (Q.mT @ P)
     P = torch.linalg.qr(P).Q
     Pw = P.to(Y.dtype)
-    Y = Y.addmm_(Pw, Pw.mT @ Y, alpha=-1.0)  # (in place: Y and A are the caller's own; a fresh 4096 x
-    AP = x_times(A, Pw).to(P.dtype)          # 4096 bfloat16 array costs ~14 ms of first-touch page faults)
+    Y = Y.addmm_(Pw, Pw.mT @ Y, alpha=-1.0)  # in place: Y and A are the caller's own, and a fresh
+    AP = x_times(A, Pw).to(P.dtype)          # n x n array would cost first-touch page faults
     C = (AP - 0.5 * P @ (P.mT @ AP)).to(Y.dtype)
     A = A.addmm_(torch.cat([Pw, C], 1), torch.cat([C, Pw], 1).mT, alpha=-1.0)
     return torch.cat([Q, P], 1), torch.cat([QtX, P.mT @ X]), Y, A
@@ -432,8 +431,9 @@ def _top_singular(Y: torch.Tensor, generator, iters: int = 4) -> float:
 
 KEEP_FLOAT8 = True
 """Keep a bfloat16 iterate for the backward in float8 (e4m3, scaled by sqrt(n)): half the memory
-(the iterate is the estimate's only m x n array between forward and backward); measured cosine
-loss with the unquantised direction ~5e-4, against bfloat16's own ~1e-3 error."""
+(the iterate is the estimate's only m x n array between forward and backward); e4m3's relative
+rounding (2^-4 per entry, of random sign) leaves the direction's cosine with the unquantised one
+within bfloat16's own ~1e-3 error."""
 
 
 def _tail_sums(X: torch.Tensor, Q: torch.Tensor, QtX: torch.Tensor, F: torch.Tensor):
@@ -515,7 +515,7 @@ class _Sketch(torch.autograd.Function):
 
 
 TRIM_HEAP = True
-"""On CPU with glibc, hand the heap's free memory back to the system (``malloc_trim(0)``, 1-5 ms)
+"""On CPU with glibc, hand the heap's free memory back to the system (``malloc_trim(0)``)
 at the end of the forward, when the iteration's arrays are freed: glibc keeps tens of MiB of
 freed temporaries, and the backward's m x n gradient comes on top of them (the resident peak
 memory is measured by ``edlrr-bench fast``)."""

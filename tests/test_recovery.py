@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_configs import TINY as BENCH_TINY
 
 from edlrr_bench import claims, cli
 from edlrr_bench.datasets import get_dataset, metrics
@@ -140,38 +141,15 @@ def test_bad_variant_is_a_usage_error(tmp_path):
         cli.main(["recovery", "--out", str(tmp_path / "out"), "--config", str(cfg), "--no-progress"])
 
 
-TINY = """
-[recovery]
-reps = 1
-[recovery.synthetic]
-m = 30
-n = 30
-rank = 3
-sigma = 0.1
-unobserved = 0.3
-p = 0.5
-factors = "nonnegative"
-p_values = [0.5]
-sigmas = [0.05]
-unobserved_shares = [0.2]
-methods = ["IRNN", "SVT"]
-[[recovery.synthetic.variants]]
+# the harness's tiny recovery config with the signed variant of DLRL's protocol added
+SIGNED_VARIANT = """[[recovery.synthetic.variants]]
 factors = "signed"
 p_values = []
 sigmas = [0.05]
 unobserved_shares = []
 methods = ["SVT"]
-[recovery.images]
-names = ["chelsea"]
-size = 24
-p = 0.5
-dlrl_d = 8
-masks = [{ mask = "drop", drop = 0.4 }]
-methods = ["IRNN"]
-[recovery.overrides]
-irnn = { max_iter = 10 }
-svt = { max_iter = 20 }
 """
+TINY = BENCH_TINY["recovery"].replace("[recovery.images]", SIGNED_VARIANT + "[recovery.images]", 1)
 
 
 def test_end_to_end_dataset_factors_column_and_report(tmp_path):
