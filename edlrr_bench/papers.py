@@ -6,7 +6,8 @@ names its source table.
 from __future__ import annotations
 
 # EDLRR (Li et al., IJCAI 2025), Table 1: image inpainting, PSNR (dB) on the missing pixels,
-# mean +- std over the authors' 8 images, and seconds per image (RTX 3080 Ti).
+# mean +- std (the paper does not say over what; stds of 0.01-0.19 dB point to repeated runs rather
+# than different images), and seconds per image (RTX 3080 Ti).
 EDLRR_TABLE1_COLUMNS = ["nuclear", "T-gamma", "T-Lap", "L-gamma", "L-Lap", "IRNN", "DLRL"]
 EDLRR_TABLE1 = {
     # mask: {method: (mean, std or None)}
