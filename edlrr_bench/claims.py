@@ -27,8 +27,8 @@ Rules (the same for every group):
   is counted in ``n`` and never dropped; a claim with k > 0 such cells is never
   ``reproduced``, and its reason says "k of n cells failed" (or "diverged").
 * A paper number (:func:`judge_number`), with tolerance tau (:data:`TAU_DB` = 1 dB for PSNR,
-  :data:`TAU_RMSE` = 0.02 for RMSE): fewer than :data:`MIN_RESULTS` = 3 ok results ->
-  ``not-tested``; ``|mean - paper| <= tau`` and no failures -> ``reproduced``; the interval
+  :data:`TAU_RMSE` = 0.02 for RMSE): at least 3 cells, every one diverged -> ``refuted``;
+  otherwise fewer than :data:`MIN_RESULTS` = 3 ok results -> ``not-tested``; ``|mean - paper| <= tau`` and no failures -> ``reproduced``; the interval
   entirely outside ``[paper - tau, paper + tau]`` -> ``refuted``; else ``partly``.
 * A direction, an ordering or a count without a number (:func:`judge_units`), judged on each
   compared unit (an image, a split, a mask, a point of a sweep): nothing compared ->
@@ -117,13 +117,17 @@ def mean_ci(values, confidence: float = CONFIDENCE) -> tuple[float, float, float
     return mean, float(low), float(high)
 
 
-def judge_number(paper: float, values, failed: int, tau: float) -> tuple[str, str]:
+def judge_number(paper: float, values, failed: int, tau: float, diverged: int = 0) -> tuple[str, str]:
     """Verdict and reason core for a paper number against the ok ``values`` (``failed`` more
-    cells failed): fewer than :data:`MIN_RESULTS` ok -> not-tested; ``|mean - paper| <= tau``
+    cells failed, ``diverged`` of them by divergence): no ok value and at least
+    :data:`MIN_RESULTS` cells, every one diverged -> refuted (the method does not reach any
+    number); otherwise fewer than :data:`MIN_RESULTS` ok -> not-tested; ``|mean - paper| <= tau``
     and no failure -> reproduced; the t interval entirely outside ``[paper - tau, paper + tau]``
     -> refuted; else partly."""
     values = [v for v in values if np.isfinite(v)]
     n = len(values) + failed
+    if not values and failed >= MIN_RESULTS and diverged == failed:
+        return "refuted", f"all {n} cells diverged: no result reaches the paper's {paper:.4g}"
     if len(values) < MIN_RESULTS:
         return "not-tested", f"{len(values)} ok result(s) of {n} (needs >= {MIN_RESULTS})"
     mean, low, high = mean_ci(values)
@@ -181,15 +185,27 @@ def split(df: pd.DataFrame, metric: str) -> tuple[np.ndarray, int, str]:
     return values, k, failure_note(df[bad], len(df))
 
 
+def diverged_cells(df: pd.DataFrame, metric: str) -> int:
+    """How many rows of ``df`` failed on ``metric`` by divergence (status ``diverged`` or a
+    divergence error), not by another error."""
+    bad = df[_failed_mask(df, metric)]
+    return int(_diverged(bad).sum())
+
+
+def _diverged(bad: pd.DataFrame) -> np.ndarray:
+    if bad.empty:
+        return np.zeros(0, dtype=bool)
+    errors = _text(bad["error"]) if "error" in bad else pd.Series([""] * len(bad))
+    status = bad["status"].astype(str) if "status" in bad else pd.Series([""] * len(bad))
+    return (status.values == "diverged") | errors.str.contains("Diverg", case=False).values
+
+
 def failure_note(bad: pd.DataFrame, n: int) -> str:
     """"k of n cells diverged" when every failure is a divergence, else "k of n cells failed"."""
     k = len(bad)
     if k == 0:
         return ""
-    errors = _text(bad["error"]) if "error" in bad else pd.Series([""] * k)
-    status = bad["status"].astype(str) if "status" in bad else pd.Series([""] * k)
-    diverged = (status.values == "diverged") | errors.str.contains("Diverg", case=False).values
-    word = "diverged" if diverged.all() else "failed"
+    word = "diverged" if _diverged(bad).all() else "failed"
     return f"{k} of {n} cells {word}"
 
 
@@ -337,6 +353,16 @@ def _estimator_settings(rows: pd.DataFrame) -> str:
     return f"{text} (the paper gives none for Table 1)"
 
 
+def _baseline_settings(rows: pd.DataFrame) -> str:
+    """The settings a baseline's rows ran with beyond its defaults (the EDLRR paper gives none)."""
+    cols = [c for c in rows.columns if c.startswith("param_") and c != "param_solver" and rows[c].notna().any()]
+    if not cols:
+        return ""
+    fmt = (lambda v: f"{v:g}" if isinstance(v, float) else str(v))
+    text = ", ".join(f"{c.removeprefix('param_')} = {fmt(rows[c].dropna().iloc[0])}" for c in cols)
+    return f"{text} (the paper gives none)"
+
+
 def _gamma_text(rows: pd.DataFrame) -> str:
     if rows.empty or "param_penalty_params" not in rows:
         return ""
@@ -403,7 +429,8 @@ def table1_cells(t: Tables) -> list[dict]:
             g = authors[(authors["mask"] == mask) & (authors.method == label)]
             settings = _join(f"judged on {label}" + (" (the column's objective on exact singular values)"
                                                      if col in ESTIMATOR else ""),
-                             "metric psnr_missing (the paper's)", f"tolerance {TAU_DB:g} dB", _gamma_text(g))
+                             "metric psnr_missing (the paper's)", f"tolerance {TAU_DB:g} dB", _gamma_text(g),
+                             _baseline_settings(g) if col in ("IRNN", "DLRL") else "")
             if authors.empty:
                 rows.append(_row(cid, "EDLRR", "Table 1", claim, verdict="not-tested", reason=NEEDS_AUTHORS,
                                  settings=settings, data=_images_text(t.completion() if t.completion() is not None
@@ -421,10 +448,10 @@ def table1_cells(t: Tables) -> list[dict]:
                                  settings=settings, data=_images_text(authors), **kw))
                 continue
             values, k, note = split(g, "psnr_missing")
-            verdict, core = judge_number(paper, values, k, TAU_DB)
+            verdict, core = judge_number(paper, values, k, TAU_DB, diverged=diverged_cells(g, "psnr_missing"))
             mean, low, high = mean_ci(values)
-            reason = _join(core, note)
-            if verdict == "refuted":
+            reason = _join(core, note if values.size else "")
+            if verdict == "refuted" and values.size:
                 close = []
                 for metric, name in PSNR_VARIANTS.items():
                     alt, _, _ = split(g, metric) if metric in g else (np.array([]), 0, "")

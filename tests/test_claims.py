@@ -119,6 +119,8 @@ PAPER = papers.EDLRR_TABLE1["drop20"]["nuclear"][0]  # 37.09
     ([37.0, 37.2], 0, "not-tested"),  # two results
     ([37.0, 37.1, 37.2], 1, "partly"),  # within the tolerance, but one cell diverged
     ([37.0, 37.2], 3, "not-tested"),  # failures do not make up the 3 ok results
+    ([], 3, "refuted"),  # diverged in every one of 3 cells: no result reaches the paper's number
+    ([], 2, "not-tested"),  # ... but 2 cells are too few to judge
 ])
 def test_table1_cell_verdict_branches(tmp_path, values, failed, verdict):
     write(tmp_path, "completion", completion_rows("SVD-autograd nuclear", "drop20", values, failed=failed))
@@ -138,6 +140,22 @@ def test_failed_cells_are_counted_and_named(tmp_path):
     write(tmp_path, "completion", completion_rows("DLRL", "text", [37.1, 37.2, 37.3], failed=1,
                                                   error="RuntimeError: out of memory"))
     assert "1 of 4 cells failed" in row(claims.evaluate(tmp_path), "edlrr-t1-text-DLRL").reason
+
+
+def test_only_divergence_in_every_cell_refutes_without_a_result(tmp_path):
+    """Cells that all failed with an error (a bug, memory) refute nothing; cells that all
+    diverged do, and the reason says so. The baseline's settings are in the row."""
+    rows = completion_rows("DLRL", "drop40", [], failed=3, error="RuntimeError: out of memory")
+    write(tmp_path, "completion", rows)
+    assert row(claims.evaluate(tmp_path), "edlrr-t1-drop40-DLRL").verdict == "not-tested"
+    rows = completion_rows("DLRL", "drop40", [], failed=3)
+    for r in rows:
+        r.update(param_solver="dlrl", param_d=80.0, param_eta_init=0.5)
+    write(tmp_path, "completion", rows)
+    r = row(claims.evaluate(tmp_path), "edlrr-t1-drop40-DLRL")
+    assert r.verdict == "refuted" and r.n == 3
+    assert r.reason == "All 3 cells diverged: no result reaches the paper's 33.58."
+    assert "d = 80, eta_init = 0.5 (the paper gives none)" in r.settings_vs_paper
 
 
 def test_a_non_finite_metric_counts_as_a_failure(tmp_path):
