@@ -28,8 +28,9 @@ Rules (the same for every group):
   ``reproduced``, and its reason says "k of n cells failed" (or "diverged").
 * A paper number (:func:`judge_number`), with tolerance tau (:data:`TAU_DB` = 1 dB for PSNR,
   :data:`TAU_RMSE` = 0.02 for RMSE): at least 3 cells, every one diverged -> ``refuted``;
-  otherwise fewer than :data:`MIN_RESULTS` = 3 ok results -> ``not-tested``; ``|mean - paper| <= tau`` and no failures -> ``reproduced``; the interval
-  entirely outside ``[paper - tau, paper + tau]`` -> ``refuted``; else ``partly``.
+  otherwise fewer than :data:`MIN_RESULTS` = 3 ok results -> ``not-tested``;
+  ``|mean - paper| <= tau`` and no failures -> ``reproduced``; the interval entirely outside
+  ``[paper - tau, paper + tau]`` -> ``refuted``; else ``partly``.
 * A direction, an ordering or a count without a number (:func:`judge_units`), judged on each
   compared unit (an image, a split, a mask, a point of a sweep): nothing compared ->
   ``not-tested``; it holds on every unit and nothing failed -> ``reproduced``; it fails on more
