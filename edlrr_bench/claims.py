@@ -391,7 +391,7 @@ def _estimator_note(authors: pd.DataFrame, col: str, mask: str | None) -> str:
     sel = authors if mask is None else authors[authors["mask"] == mask]
     e = sel[sel.method == est]
     if e.empty:
-        return f"the paper's estimator ({est}) has no cells here"
+        return f"the paper's estimator ({est}) has no cells here" + _ladder_note(sel, est, obj)
     d, _ = _paired(e, sel[sel.method == obj], "psnr_missing")
     _, k, note = split(e, "psnr_missing")
     if d.size == 0:

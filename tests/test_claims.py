@@ -575,6 +575,10 @@ def test_estimator_distance_and_settings_ladder_in_the_reason(tmp_path):
     assert "is -17.00 dB from it" in r.reason
     assert "settings ladder: N=16,k=10 -12.00 dB, N=16,k=30 no paired cell (1 failed), N=256,k=10 -2.00 dB" \
         in r.reason
+    rows = [r for r in rows if r["method"] != "EDLRR nuclear"]  # the ladder without a main-grid cell
+    write(tmp_path, "completion", rows)
+    r = row(claims.evaluate(tmp_path), "edlrr-t1-drop20-nuclear")
+    assert "has no cells here; settings ladder: N=16,k=10 -12.00 dB" in r.reason
 
 
 def test_gap_reading_whose_cells_all_diverged_is_shown(tmp_path):
