@@ -356,12 +356,8 @@ def _estimator_settings(rows: pd.DataFrame) -> str:
 
 def _baseline_settings(rows: pd.DataFrame) -> str:
     """The settings a baseline's rows ran with beyond its defaults (the EDLRR paper gives none)."""
-    cols = [c for c in rows.columns if c.startswith("param_") and c != "param_solver" and rows[c].notna().any()]
-    if not cols:
-        return ""
-    fmt = (lambda v: f"{v:g}" if isinstance(v, float) else str(v))
-    text = ", ".join(f"{c.removeprefix('param_')} = {fmt(rows[c].dropna().iloc[0])}" for c in cols)
-    return f"{text} (the paper gives none)"
+    text = _params_text(rows, fmt=lambda v: f"{v:g}" if isinstance(v, float) else str(v))
+    return f"{text} (the paper gives none)" if text else ""
 
 
 def _gamma_text(rows: pd.DataFrame) -> str:
@@ -1517,9 +1513,10 @@ def table3(t: Tables) -> list[dict]:
     return rows
 
 
-def _params_text(rows: pd.DataFrame) -> str:
+def _params_text(rows: pd.DataFrame, fmt=str) -> str:
+    """"name = value" of every parameter column set in ``rows`` (its first value), ``fmt`` per value."""
     cols = [c for c in rows.columns if c.startswith("param_") and c != "param_solver" and rows[c].notna().any()]
-    return ", ".join(f"{c.removeprefix('param_')} = {rows[c].dropna().iloc[0]}" for c in cols)
+    return ", ".join(f"{c.removeprefix('param_')} = {fmt(rows[c].dropna().iloc[0])}" for c in cols)
 
 
 def _ratings_order(g, df, sets, key, label, short, missing, cmd) -> dict:
